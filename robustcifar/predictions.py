@@ -1,0 +1,55 @@
+"""The JSON the inference endpoints answer with: the contract between serve/ and its clients.
+
+Classifier:  {"model", "label", "class_id", "confidence", "probabilities": {class: p}}
+Embedder:    {"model", "label", "class_id", "confidence", "embedding": [D floats],
+              "neighbors": [{"label", "class_id", "similarity"}, ... k]}
+Error (4xx): {"error": short code, "detail": what was wrong}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gallery import Gallery
+from .knn import knn_classify
+from .onnx_model import softmax
+
+
+def classifier_answers(model_name: str, logits: np.ndarray, class_names: list[str]) -> list[dict]:
+    probabilities = softmax(logits.astype(np.float64))
+    answers = []
+    for row in probabilities:
+        class_id = int(np.argmax(row))
+        answers.append({
+            "model": model_name,
+            "label": class_names[class_id],
+            "class_id": class_id,
+            "confidence": float(row[class_id]),
+            "probabilities": {name: float(p) for name, p in zip(class_names, row)},
+        })
+    return answers
+
+
+def embedder_answers(
+    model_name: str, embeddings: np.ndarray, gallery: Gallery, k: int, class_names: list[str]
+) -> list[dict]:
+    knn = knn_classify(embeddings, gallery.embeddings, gallery.labels, k, len(class_names))
+    answers = []
+    for i, embedding in enumerate(embeddings):
+        neighbor_labels = gallery.labels[knn.neighbor_indices[i]]
+        answers.append({
+            "model": model_name,
+            "label": class_names[int(knn.labels[i])],
+            "class_id": int(knn.labels[i]),
+            "confidence": float(knn.confidence[i]),
+            "embedding": [float(v) for v in embedding],
+            "neighbors": [
+                {"label": class_names[int(c)], "class_id": int(c), "similarity": float(s)}
+                for c, s in zip(neighbor_labels, knn.neighbor_similarities[i])
+            ],
+        })
+    return answers
+
+
+def error_body(error: str, detail: str) -> dict:
+    return {"error": error, "detail": detail}

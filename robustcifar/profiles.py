@@ -1,0 +1,23 @@
+"""PROFILE=auto|quick|full: how big a run is. `auto` means full where CUDA is available."""
+
+from __future__ import annotations
+
+PROFILES = ("quick", "full")
+
+
+def resolve_profile(requested: str) -> tuple[str, str]:
+    """-> (profile, a sentence saying why), for the tools to print."""
+    requested = (requested or "auto").lower()
+    if requested in PROFILES:
+        return requested, f"profile {requested} (asked for explicitly)"
+    if requested != "auto":
+        raise ValueError(f"unknown profile {requested!r}; expected auto, quick or full")
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if has_cuda:
+        return "full", "profile full (auto: CUDA is available)"
+    return "quick", "profile quick (auto: no CUDA device, so the CPU-sized run)"

@@ -1,0 +1,79 @@
+"""What every run records next to its outputs: git commit, hardware, software versions, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .paths import project_root
+
+
+def git_commit() -> str:
+    """HEAD's hash, with '-dirty' when tracked files have uncommitted changes; 'unknown' outside git."""
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=project_root(), capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = run("rev-parse", "HEAD")
+        dirty = run("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware_summary() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpu_count"] = torch.cuda.device_count()
+    except ImportError:
+        pass
+    return info
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write atomically, so a crash never leaves half a metrics file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def run_record(command: list[str] | None = None, started: float | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "git_commit": git_commit(),
+        "command": " ".join(command if command is not None else sys.argv),
+        "hardware": hardware_summary(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if started is not None:
+        record["wall_seconds"] = round(time.time() - started, 2)
+    return record
