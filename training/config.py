@@ -1,0 +1,80 @@
+"""Training configuration: one dataclass, two size presets (quick for CPUs, full for a GPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS
+
+
+@dataclass
+class TrainConfig:
+    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    profile: str = "auto"
+    # data
+    data: str = field(default="auto", metadata={"help": "CIFAR-10 source: auto, download, or a path"})
+    data_dir: Path | None = None
+    artifacts: Path | None = None
+    train_fraction: float = field(
+        default=1.0, metadata={"help": "class-balanced share of the training set used; the rest validates"}
+    )
+    max_train_images: int = field(default=0, metadata={"help": "cap on the training split (0: none)"})
+    seed: int = 0
+    # optimisation
+    epochs: int = 40
+    batch_size: int = 512
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_fraction: float = field(default=0.15, metadata={"help": "share of steps with rising LR"})
+    label_smoothing: float = 0.1
+    # angular loss (Wang et al. 2017): alpha in degrees; the paper recommends 36-55
+    angular_alpha: float = 40.0
+    embedding_dim: int = 128
+    knn_k: int = 10
+    # corrupted training: each image is corrupted with this probability, by a random pick
+    corruption_names: tuple[str, ...] = BENCHMARK_CORRUPTIONS
+    corruption_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    corruption_probability: float = 0.5
+    # evaluation during and after training (0 means all)
+    eval_max_images: int = 0
+    knn_gallery_max: int = 0
+    final_corruption_images_per_cell: int = field(
+        default=0, metadata={"help": "test images per corruption x severity in the final evaluation"}
+    )
+    umap_points: int = 2000
+    # machine
+    device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    num_threads: int = 0
+    progress: bool = True
+
+
+PRESETS: dict[str, dict] = {
+    # Sized so that `make train-all` finishes in under 15 minutes on a 2-core CPU: a class-balanced
+    # tenth of the training set for two epochs. Accuracy is low; the point is a real, complete run.
+    "quick": {
+        "train_fraction": 0.1,
+        "epochs": 2,
+        "batch_size": 100,
+        "lr": 0.05,
+        "warmup_fraction": 0.2,
+        "eval_max_images": 1000,
+        "knn_gallery_max": 5000,
+        "final_corruption_images_per_cell": 0,
+        "umap_points": 1000,
+    },
+    "full": {
+        "train_fraction": 1.0,
+        "epochs": 40,
+        "batch_size": 512,
+        "lr": 0.2,
+        "eval_max_images": 0,
+        "knn_gallery_max": 0,
+        "final_corruption_images_per_cell": 10000,
+        "umap_points": 3000,
+    },
+}

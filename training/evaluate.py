@@ -1,0 +1,91 @@
+"""Held-out evaluation: classifier accuracy and loss, embedder kNN accuracy, backbone features."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from robustcifar.classes import NUM_CLASSES
+from robustcifar.knn import knn_classify
+from robustcifar.model import RobustCifarNet
+
+EVAL_BATCH = 500
+
+
+def autocast_for(device: torch.device, bf16: bool):
+    if bf16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def run_model(model: RobustCifarNet, images: torch.Tensor, bf16: bool, features: bool = False) -> torch.Tensor:
+    """Outputs (or 512-d backbone features) for uint8 images on the model's device, as float32 on CPU."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    outputs = []
+    try:
+        for start in range(0, len(images), EVAL_BATCH):
+            batch = images[start : start + EVAL_BATCH].to(device, non_blocking=True)
+            with autocast_for(device, bf16):
+                out = model.features(batch) if features else model(batch)
+            outputs.append(out.float().cpu())
+    finally:
+        model.train(was_training)
+    if not outputs:
+        return torch.zeros(0, NUM_CLASSES)
+    return torch.cat(outputs)
+
+
+def classifier_metrics(model: RobustCifarNet, images: torch.Tensor, labels: torch.Tensor, bf16: bool) -> dict:
+    logits = run_model(model, images, bf16)
+    labels = labels.cpu()
+    return {
+        "loss": float(F.cross_entropy(logits, labels)),
+        "accuracy": float((logits.argmax(1) == labels).float().mean()),
+    }
+
+
+def knn_accuracy(
+    model: RobustCifarNet,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    gallery_embeddings: np.ndarray,
+    gallery_labels: np.ndarray,
+    k: int,
+    bf16: bool,
+) -> float:
+    queries = run_model(model, images, bf16).numpy()
+    result = knn_classify(queries, gallery_embeddings, gallery_labels, k, NUM_CLASSES)
+    return float(np.mean(result.labels == labels.cpu().numpy()))
+
+
+class Evaluator:
+    """Accuracy of one model on a labelled image set, whatever its kind.
+
+    Embedders are scored by a kNN vote over the embeddings of (a cap of) the training images,
+    recomputed each time, since the embedding moves while the model trains.
+    """
+
+    def __init__(self, gallery_images: torch.Tensor, gallery_labels: torch.Tensor, k: int, bf16: bool) -> None:
+        self.gallery_images = gallery_images
+        self.gallery_labels = gallery_labels.cpu().numpy()
+        self.k = k
+        self.bf16 = bf16
+        self._gallery: np.ndarray | None = None
+
+    def refresh(self, model: RobustCifarNet) -> None:
+        if model.kind == "embedder":
+            self._gallery = run_model(model, self.gallery_images, self.bf16).numpy()
+
+    def accuracy(self, model: RobustCifarNet, images: torch.Tensor, labels: torch.Tensor) -> float:
+        if len(images) == 0:
+            return float("nan")
+        if model.kind == "classifier":
+            return classifier_metrics(model, images, labels, self.bf16)["accuracy"]
+        assert self._gallery is not None, "call refresh(model) after each change to the model"
+        return knn_accuracy(model, images, labels, self._gallery, self.gallery_labels, self.k, self.bf16)

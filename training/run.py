@@ -1,0 +1,99 @@
+"""Train one named model end to end and write everything it produces into artifacts/<model>/."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+
+import torch
+
+from robustcifar.artifacts import ModelArtifacts
+from robustcifar.checkpoint import save_checkpoint
+from robustcifar.config import config_to_dict
+from robustcifar.datasets import CifarArrays
+from robustcifar.model_specs import get_spec
+from robustcifar.provenance import run_record, write_json
+
+from .config import TrainConfig
+from .corruption_eval import corruption_table, summarise_corruptions
+from .curves import plot_curves
+from .datasets import TrainingSets, prepare_sets
+from .distributed import ProcessGroup
+from .evaluate import Evaluator, run_model
+from .trainer import train
+from .umap_plot import plot_umap
+
+
+def write_history(history: list[dict], artifacts: ModelArtifacts) -> None:
+    artifacts.train_dir.mkdir(parents=True, exist_ok=True)
+    columns = sorted({key for record in history for key in record}, key=lambda k: (k != "epoch", k))
+    with open(artifacts.train_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+    plot_curves(history, artifacts.train_dir / "curves.png", f"{artifacts.name}: training curves")
+
+
+def _json_safe(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def umap_panels(model, sets: TrainingSets, points: int, bf16: bool) -> dict:
+    def take(part):
+        sub = part.subset(torch.arange(min(points, len(part))).numpy())
+        return run_model(model, sub.images, bf16, features=True).numpy(), sub.labels.cpu().numpy()
+
+    return {"train": take(sets.train), "test": take(sets.test), "test, corrupted": take(sets.corrupted_test)}
+
+
+def final_metrics(name: str, config: TrainConfig, model, sets: TrainingSets, history: list[dict]) -> tuple[dict, list]:
+    evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, config.knn_k, config.bf16)
+    last = history[-1]
+    metrics = {key: last.get(key) for key in ("val_accuracy", "test_accuracy", "test_corrupted_accuracy")}
+    metrics.update(n_train=len(sets.train), n_val=len(sets.val), n_test=len(sets.test))
+    rows = []
+    if config.final_corruption_images_per_cell > 0:
+        rows = corruption_table(model, sets.test, evaluator, config.final_corruption_images_per_cell,
+                                config.seed, config.progress)
+        metrics.update(summarise_corruptions(rows))
+    if model.kind == "embedder":
+        metrics["knn_k"] = config.knn_k
+    return {k: _json_safe(v) for k, v in metrics.items()}, rows
+
+
+def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessGroup) -> dict | None:
+    """Returns the final metrics on the main process (None elsewhere)."""
+    started = time.time()
+    spec = get_spec(name)
+    artifacts = ModelArtifacts.for_model(name, config.artifacts)
+    sets = prepare_sets(config, data, group.device)
+    result = train(spec, config, sets, group, on_epoch=lambda h: write_history(h, artifacts))
+    if not group.is_main:
+        return None
+    metrics, rows = final_metrics(name, config, result.model, sets, result.history)
+    metrics.update(train_seconds=round(result.train_seconds, 2), data_source_kind=data.source_kind)
+    save_checkpoint(artifacts.checkpoint, result.model, name, extra={
+        "metrics": metrics,
+        "profile": config.profile,
+        # what export needs to rebuild the gallery from exactly the images trained on
+        "selection": {
+            "train_fraction": config.train_fraction,
+            "max_train_images": config.max_train_images,
+            "seed": config.seed,
+            "knn_gallery_max": config.knn_gallery_max,
+            "knn_k": config.knn_k,
+            "data_source": data.source,
+            "data_source_kind": data.source_kind,
+        },
+    })
+    if config.umap_points > 0:
+        plot_umap(umap_panels(result.model, sets, config.umap_points, config.bf16),
+                  artifacts.train_dir / "umap.png", f"{name}: UMAP of backbone features", config.seed)
+    if rows:
+        write_json(artifacts.train_dir / "corruption_accuracy.json", rows)
+    write_json(artifacts.train_dir / "config.json", config_to_dict(config))
+    history = [{k: _json_safe(v) for k, v in h.items()} for h in result.history]
+    write_json(artifacts.train_dir / "metrics.json", {"model": name, "final": metrics, "history": history,
+                                                       "run": run_record(started=started)})
+    return metrics

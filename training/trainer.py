@@ -1,0 +1,163 @@
+"""One model's training run: the step, the epoch loop, and what it leaves behind."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from robustcifar.corruptions import corrupt_random
+from robustcifar.model import RobustCifarNet
+from robustcifar.model_specs import ModelSpec
+
+from .angular_loss import AngularLoss
+from .augment import random_crop_flip
+from .batches import class_balanced_batches, shuffled_batches
+from .config import TrainConfig
+from .datasets import TrainingSets
+from .distributed import ProcessGroup
+from .evaluate import Evaluator, autocast_for, classifier_metrics
+from .schedule import one_cycle_factor
+
+
+@dataclass
+class TrainingResult:
+    model: RobustCifarNet
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+
+def build_model(spec: ModelSpec, config: TrainConfig, device: torch.device) -> RobustCifarNet:
+    torch.manual_seed(config.seed)  # weight init: the only use of torch's global generator
+    model = RobustCifarNet(spec.kind, config.embedding_dim).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # No weight decay on BatchNorm and biases: decaying them only fights the normalisation.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+
+
+class StepRunner:
+    """Makes one optimisation step from a batch of training-set indices."""
+
+    def __init__(self, spec: ModelSpec, config: TrainConfig, model, optimizer, sets: TrainingSets, group: ProcessGroup):
+        self.spec, self.config, self.model, self.optimizer = spec, config, model, optimizer
+        self.sets, self.group = sets, group
+        self.angular = AngularLoss(config.angular_alpha)
+        self.generator = torch.Generator().manual_seed(config.seed * 1_000_003 + group.rank)
+
+    def inputs(self, indices: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(indices, device=self.sets.train.labels.device)
+        images = random_crop_flip(self.sets.train.images[idx], self.generator)
+        if self.spec.trained_on_corrupted:
+            images = self._corrupt_some(images, step)
+        return images, self.sets.train.labels[idx]
+
+    def _corrupt_some(self, images: torch.Tensor, step: int) -> torch.Tensor:
+        chosen = torch.rand(len(images), generator=self.generator) < self.config.corruption_probability
+        chosen = chosen.to(images.device)
+        if chosen.any():
+            corrupted, _, _ = corrupt_random(
+                images[chosen],
+                self.config.corruption_names,
+                self.config.corruption_severities,
+                seed=(self.config.seed * 1_000_003 + step) * 64 + self.group.rank,
+            )
+            images = images.clone()
+            images[chosen] = corrupted
+        return images
+
+    def loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """-> (loss, number of correct predictions; 0 for embedders)."""
+        with autocast_for(images.device, self.config.bf16):
+            outputs = self.model(images)
+        if self.spec.kind == "classifier":
+            loss = F.cross_entropy(outputs.float(), labels, label_smoothing=self.config.label_smoothing)
+            return loss, float((outputs.argmax(1) == labels).sum())
+        return self.angular(outputs.float(), labels), 0.0
+
+    def step(self, indices: np.ndarray, step: int, lr: float) -> tuple[float, float]:
+        images, labels = self.inputs(self.group.slice(indices), step)
+        for param_group in self.optimizer.param_groups:
+            param_group["lr"] = lr
+        loss, correct = self.loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach()), correct
+
+
+def epoch_batches(spec: ModelSpec, config: TrainConfig, labels: np.ndarray, epoch: int) -> list[np.ndarray]:
+    if spec.kind == "embedder":
+        return class_balanced_batches(labels, config.batch_size, epoch, config.seed)
+    return shuffled_batches(len(labels), config.batch_size, epoch, config.seed)
+
+
+def evaluate_epoch(model: RobustCifarNet, sets: TrainingSets, evaluator: Evaluator, bf16: bool) -> dict:
+    evaluator.refresh(model)
+    record = {
+        "val_accuracy": evaluator.accuracy(model, sets.val.images, sets.val.labels),
+        "test_accuracy": evaluator.accuracy(model, sets.test.images, sets.test.labels),
+        "test_corrupted_accuracy": evaluator.accuracy(model, sets.corrupted_test.images, sets.corrupted_test.labels),
+    }
+    if model.kind == "classifier" and len(sets.val):
+        record["val_loss"] = classifier_metrics(model, sets.val.images, sets.val.labels, bf16)["loss"]
+    return record
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: ProcessGroup, on_epoch=None) -> TrainingResult:
+    """Train one model; `on_epoch(history)` runs on the main process after every epoch."""
+    model = build_model(spec, config, group.device)
+    net = DistributedDataParallel(model) if group.world_size > 1 else model
+    runner = StepRunner(spec, config, net, build_optimizer(model, config), sets, group)
+    evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, config.knn_k, config.bf16)
+    train_labels = sets.train.labels.cpu().numpy()
+    total_steps = config.epochs * len(epoch_batches(spec, config, train_labels, 0))
+    result, step = TrainingResult(model), 0
+    for epoch in range(config.epochs):
+        batches = epoch_batches(spec, config, train_labels, epoch)
+        _synchronize(group.device)
+        started = time.perf_counter()
+        losses, correct, seen = [], 0.0, 0
+        bar = tqdm(batches, desc=f"{spec.name} epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not (config.progress and group.is_main), leave=False)
+        for indices in bar:
+            lr = config.lr * one_cycle_factor(step, total_steps, config.warmup_fraction)
+            loss, batch_correct = runner.step(indices, step, lr)
+            losses.append(loss)
+            correct, seen, step = correct + batch_correct, seen + len(group.slice(indices)), step + 1
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.3g}")
+        _synchronize(group.device)
+        seconds = time.perf_counter() - started
+        result.train_seconds += seconds
+        record = {
+            "epoch": epoch + 1,
+            "lr_end": lr,
+            "train_loss": group.mean(float(np.mean(losses))),
+            "train_accuracy": group.mean(correct / seen) if spec.kind == "classifier" else float("nan"),
+            "epoch_seconds": seconds,
+            "images_per_second": len(batches) * config.batch_size / seconds,
+        }
+        if group.is_main:
+            record.update(evaluate_epoch(model, sets, evaluator, config.bf16))
+            result.history.append(record)
+            if on_epoch:
+                on_epoch(result.history)
+        group.barrier()
+    return result
