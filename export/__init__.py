@@ -1,0 +1,1 @@
+"""Export of trained checkpoints to self-contained ONNX files (run with `python -m export`)."""

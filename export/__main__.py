@@ -1,0 +1,83 @@
+"""`python -m export [--models all]`: model.pt -> model.onnx (+ gallery.npz) + meta.json, checked."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+from robustcifar.artifacts import ModelArtifacts, ModelMeta, sha256_file
+from robustcifar.checkpoint import load_checkpoint
+from robustcifar.classes import CLASS_NAMES
+from robustcifar.config import parse_config
+from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
+from robustcifar.model_specs import get_spec, resolve_model_names
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.provenance import git_commit
+
+from .gallery_builder import build_gallery
+from .onnx_export import OPSET, export_onnx
+from .parity import MAX_ABS_DIFF, check_parity
+
+
+@dataclass
+class ExportConfig:
+    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    artifacts: Path | None = None
+    data: str = field(default="auto", metadata={"help": "CIFAR-10 source for the checks and the gallery"})
+    data_dir: Path | None = None
+    parity_images: int = field(default=100, metadata={"help": "test images compared between PyTorch and ONNX"})
+    progress: bool = True
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def export_model(name: str, config: ExportConfig, data) -> ModelMeta:
+    artifacts = ModelArtifacts.for_model(name, config.artifacts)
+    if not artifacts.checkpoint.is_file():
+        raise ExportError(f"{artifacts.checkpoint} does not exist: train {name} first (make train MODEL={name})")
+    model, info = load_checkpoint(artifacts.checkpoint)
+    export_onnx(model, artifacts.onnx)
+    onnx_model = OnnxModel(artifacts.onnx)
+    picks = balanced_subset(data.test_labels, max(1, config.parity_images // len(CLASS_NAMES)), seed=0)
+    parity = check_parity(model, onnx_model, data.test_images[picks])
+    print(f"[export] {name}: ONNX vs PyTorch on {parity.n_images} test images: max |diff| "
+          f"{parity.max_abs_diff:.2e} (limit {MAX_ABS_DIFF:.0e}), argmax agreement {parity.argmax_agreement:.3f}")
+    if not parity.ok:
+        raise ExportError(f"{name}: ONNX output differs from PyTorch by {parity.max_abs_diff:.2e}")
+    selection = info["extra"]["selection"]
+    meta = ModelMeta(
+        name=name, kind=model.kind, class_names=list(CLASS_NAMES), output_name=model.output_name,
+        onnx_sha256=sha256_file(artifacts.onnx), opset=OPSET, git_commit=git_commit(),
+        data_source_kind=data.source_kind, trained_on_corrupted=get_spec(name).trained_on_corrupted,
+        training_metrics=info["extra"].get("metrics", {}),
+    )
+    if model.kind == "embedder":
+        gallery = build_gallery(onnx_model, data, selection, config.progress)
+        gallery.save(artifacts.gallery)
+        meta.embedding_dim, meta.knn_k, meta.gallery_size = gallery.embeddings.shape[1], selection["knn_k"], len(gallery.labels)
+        print(f"[export] {name}: gallery of {len(gallery.labels)} training images, k={meta.knn_k}")
+    meta.save(artifacts.meta)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(ExportConfig, argv, __doc__)
+    try:
+        names = resolve_model_names(config.models)
+        data = load_cifar10(config.data, config.data_dir)
+        for name in names:
+            meta = export_model(name, config, data)
+            size_mb = ModelArtifacts.for_model(name, config.artifacts).onnx.stat().st_size / 1e6
+            print(f"[export] {name}: wrote model.onnx ({size_mb:.1f} MB, sha256 {meta.onnx_sha256[:12]}) and meta.json")
+    except (ValueError, ExportError, DataSourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
