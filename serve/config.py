@@ -1,0 +1,65 @@
+"""Serving configuration (one dataclass) and the TorchServe config.properties rendered from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robustcifar.paths import project_root
+
+
+@dataclass
+class ServeConfig:
+    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    artifacts: Path | None = None
+    state_dir: Path | None = field(default=None, metadata={"help": "logs, pid file, rendered config"})
+    host: str = "127.0.0.1"
+    inference_port: int = field(default=8080, metadata={"help": "public inference port (the nginx edge)"})
+    backend_port: int = field(default=8079, metadata={"help": "TorchServe's own inference port, loopback only"})
+    management_port: int = 8081
+    metrics_port: int = 8082
+    workers_per_model: int = 1
+    batch_size: int = field(default=16, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
+    max_batch_delay_ms: int = field(default=5, metadata={"help": "longest wait to fill a batch"})
+    ort_threads: int = field(default=0, metadata={"help": "onnxruntime threads per worker (0: one per core)"})
+    max_request_mb: float = field(default=8.0, metadata={"help": "larger bodies get 413"})
+    token_auth: bool = field(default=False, metadata={"help": "require TorchServe's API tokens"})
+    startup_timeout: float = 300.0
+    response_timeout_s: int = 60
+
+    def resolved_state_dir(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else project_root() / "logs" / "torchserve"
+
+    def resolved_ort_threads(self) -> int:
+        return self.ort_threads if self.ort_threads > 0 else (os.cpu_count() or 1)
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+
+def render_properties(config: ServeConfig, model_store: Path) -> str:
+    """config.properties: loopback-only addresses, no remote model registration, no model API."""
+    max_bytes = int(config.max_request_mb * 1024 * 1024)
+    lines = {
+        "inference_address": config.url(config.backend_port),
+        "management_address": config.url(config.management_port),
+        "metrics_address": config.url(config.metrics_port),
+        "model_store": str(model_store),
+        "load_models": "all",
+        "default_workers_per_model": str(config.workers_per_model),
+        # Models come only from our own store: no registration from URLs, no model-control API.
+        "allowed_urls": f"file://{model_store}/.*",
+        "enable_model_api": "false",
+        "disable_token_authorization": "false" if config.token_auth else "true",
+        "install_py_dep_per_model": "false",
+        # Hand request bodies to the handler as bytes, whatever their Content-Type.
+        "decode_input_request": "false",
+        "max_request_size": str(max_bytes),
+        "max_response_size": str(max_bytes),
+        "metrics_mode": "prometheus",
+        "default_response_timeout": str(config.response_timeout_s),
+        # A worker's stdout is logged by the frontend: keep the JSON logs compact.
+        "enable_envvars_config": "false",
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())

@@ -1,0 +1,97 @@
+"""TorchServe handler for every robustcifar model, classifier or embedder, running onnxruntime.
+
+TorchServe copies this file into each model archive; everything else it needs comes from the
+`robustcifar` package installed next to TorchServe, and from the archive (model.onnx, meta.json,
+gallery.npz). Requests that TorchServe batched together are decoded one by one (a bad one gets
+its own 4xx answer and does not affect the others) and run through the network as one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from robustcifar.artifacts import ModelMeta
+from robustcifar.gallery import Gallery
+from robustcifar.imaging import ImageInputError, preprocess_image_bytes
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.predictions import classifier_answers, embedder_answers, error_body
+
+logger = logging.getLogger(__name__)
+JSON = "application/json"
+# Multipart field names accepted for the image; "data" is the documented one.
+IMAGE_FIELDS = ("data", "file", "image")
+
+
+def request_image_bytes(row: dict) -> bytes:
+    """The image bytes of one request: its raw body, or the `data` field of a multipart form."""
+    for key in ("body", *IMAGE_FIELDS):
+        value = row.get(key)
+        if value is not None:
+            if isinstance(value, (bytes, bytearray)):
+                return bytes(value)
+            if isinstance(value, str):
+                return value.encode("utf-8", errors="replace")
+            raise ImageInputError("unsupported_body", "expected the bytes of a PNG or JPEG image")
+    fields = ", ".join(sorted(row)) or "none"
+    raise ImageInputError("missing_image", f"send the image as the request body or a multipart field 'data' (got fields: {fields})")
+
+
+class RobustCifarHandler:
+    def __init__(self) -> None:
+        self.initialized = False
+
+    def initialize(self, context) -> None:
+        model_dir = Path(context.system_properties["model_dir"])
+        self.meta = ModelMeta.load(model_dir / "meta.json")
+        threads = int(os.environ.get("ROBUSTCIFAR_ORT_THREADS", "1"))
+        self.model = OnnxModel(model_dir / "model.onnx", threads=threads, spin=False)
+        self.gallery = Gallery.load(model_dir / "gallery.npz") if self.meta.kind == "embedder" else None
+        self.initialized = True
+        logger.info("loaded %s (%s), onnxruntime threads=%d", self.meta.name, self.meta.kind, threads)
+
+    def _answers(self, pixels: np.ndarray) -> list[dict]:
+        outputs = self.model.run(pixels)
+        if self.gallery is None:
+            return classifier_answers(self.meta.name, outputs, self.meta.class_names)
+        return embedder_answers(self.meta.name, outputs, self.gallery, self.meta.knn_k, self.meta.class_names)
+
+    def _reject(self, context, idx: int, exc: ImageInputError) -> str:
+        request_id = context.get_request_id(idx) if context else None
+        logger.warning("request %s rejected: %s: %s", request_id, exc.error, exc.detail)
+        if context is not None:
+            context.set_response_status(exc.status, exc.error, idx)
+        return json.dumps(error_body(exc.error, exc.detail))
+
+    def handle(self, data: list[dict], context) -> list[str]:
+        results: list[str | None] = [None] * len(data)
+        accepted, pixels = [], []
+        for idx, row in enumerate(data):
+            try:
+                pixels.append(preprocess_image_bytes(request_image_bytes(row)))
+                accepted.append(idx)
+            except ImageInputError as exc:
+                results[idx] = self._reject(context, idx, exc)
+        if pixels:
+            for idx, answer in zip(accepted, self._answers(np.stack(pixels))):
+                results[idx] = json.dumps(answer)
+        if context is not None:
+            for idx in range(len(data)):
+                context.set_response_content_type(idx, JSON)
+        return results
+
+
+_service = RobustCifarHandler()
+
+
+def handle(data, context):
+    """TorchServe's module-level entry point."""
+    if not _service.initialized:
+        _service.initialize(context)
+    if data is None:
+        return None
+    return _service.handle(data, context)
