@@ -1,0 +1,1 @@
+"""Measurements against the live HTTP endpoints: accuracy under corruption, latency and throughput."""

@@ -1,0 +1,76 @@
+"""A concurrent HTTP client for the prediction endpoints.
+
+Keep-alive sessions, one per thread. Only failures to connect are retried (with backoff):
+a 4xx or 5xx is an answer, and is counted as a failed request, never silently re-sent or dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from tqdm import tqdm
+
+
+class EndpointUnreachable(RuntimeError):
+    pass
+
+
+@dataclass
+class Prediction:
+    class_id: int | None  # None when the request failed
+    status: int  # HTTP status, or 0 when no answer came
+    error: str = ""
+
+
+class PredictionClient:
+    def __init__(self, base_url: str, concurrency: int = 8, timeout: float = 30.0, retries: int = 3,
+                 token: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.headers = {"Content-Type": "image/png"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def check_reachable(self) -> None:
+        try:
+            requests.get(f"{self.base_url}/ping", timeout=5)
+        except requests.RequestException as exc:
+            raise EndpointUnreachable(
+                f"nothing answers at {self.base_url} ({type(exc).__name__}); start the server with `make serve` "
+                "or pass --url"
+            ) from None
+
+    def predict(self, model: str, body: bytes) -> Prediction:
+        url = f"{self.base_url}/predictions/{model}"
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._session().post(url, data=body, headers=self.headers, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self.retries:
+                    return Prediction(None, 0, f"{type(exc).__name__}")
+                time.sleep(0.2 * 2**attempt)
+                continue
+            if response.status_code != 200:
+                return Prediction(None, response.status_code, response.text[:200])
+            try:
+                return Prediction(int(response.json()["class_id"]), 200)
+            except (ValueError, KeyError, TypeError):
+                return Prediction(None, 200, "answer without a class_id")
+        raise AssertionError("unreachable")
+
+    def predict_many(self, model: str, bodies: list[bytes], desc: str = "", progress: bool = True) -> list[Prediction]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            results = pool.map(lambda body: self.predict(model, body), bodies)
+            return list(tqdm(results, total=len(bodies), desc=desc, unit="req", disable=not progress, leave=False))
