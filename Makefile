@@ -1,0 +1,100 @@
+# robustcifar: train, export, serve and benchmark CIFAR-10 classifiers under corruption.
+# `make all` does everything on this machine; `make test` runs the test suite. `make help` lists targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+TORCH_VERSION ?= 2.13.0
+PROFILE ?= auto
+MODEL ?=
+URL ?= http://127.0.0.1:8080
+STAMP := $(VENV)/.requirements-installed
+
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help all requirements system-requirements train-all train export archives serve stop status \
+        benchmark cifar10c test lint clean distclean
+
+help:
+	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|full)"
+	@echo "make requirements        project virtualenv in .venv (torch $(TORCH_VERSION) first), nginx, Java check"
+	@echo "make train-all           train ce_clean, ce_corrupted, angular, angular_corrupted"
+	@echo "make train MODEL=<name>  train one model"
+	@echo "make export              ONNX + meta.json (+ gallery.npz) for every trained model"
+	@echo "make serve / make stop   start TorchServe in the background and wait for every model / stop it"
+	@echo "make benchmark           accuracy on clean and corrupted CIFAR-10 through the live endpoints"
+	@echo "make cifar10c            write a CIFAR-10-C style folder for the test set into data/cifar10c"
+	@echo "make test                install what the tests need and run the whole suite"
+	@echo "make clean / distclean   remove generated artifacts / also .venv and data caches"
+
+all: requirements train-all export serve benchmark
+	@echo
+	@echo "Done. TorchServe is still running at $(URL)/predictions/<model>, for example:"
+	@echo "    curl -T some.png $(URL)/predictions/angular"
+	@echo "Stop it with: make stop"
+
+requirements: $(STAMP) system-requirements
+
+# torch is pinned and installed first and alone: an unpinned one pulls several GB of CUDA wheels.
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# nginx is the inference edge (see serve/edge.py); TorchServe needs Java 17+.
+system-requirements:
+	@command -v java >/dev/null || { echo "error: TorchServe needs Java 17+: install openjdk-17-jre-headless" >&2; exit 1; }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing nginx-light (the inference edge)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }; \
+	  else echo "error: the inference edge needs nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
+
+train-all: requirements
+	$(PY) -m training --models all --profile $(PROFILE)
+
+train: requirements
+	@test -n "$(MODEL)" || { echo "usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted>" >&2; exit 2; }
+	$(PY) -m training --models $(MODEL) --profile $(PROFILE)
+
+export: requirements
+	$(PY) -m export
+
+archives: requirements
+	$(PY) -m serve archive
+
+serve: archives
+	$(PY) -m serve start
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m serve stop; else echo "nothing to stop"; fi
+
+status: requirements
+	$(PY) -m serve status
+
+benchmark: requirements
+	$(PY) -m benchmark --url $(URL) --profile $(PROFILE)
+
+cifar10c: requirements
+	$(PY) -m benchmark.cifar10c_folder
+
+test: requirements
+	$(PY) -m pytest
+
+lint: requirements
+	$(PY) -m ruff check .
+
+clean: stop
+	rm -rf $(ROOT)/artifacts $(ROOT)/reports $(ROOT)/logs $(ROOT)/.pytest_cache
+	find $(ROOT) -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(ROOT)/data
