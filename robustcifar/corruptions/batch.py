@@ -44,6 +44,19 @@ def as_uint8_tensor(images: object) -> torch.Tensor:
     return tensor
 
 
+def resolve_device(device: object) -> torch.device:
+    """``device`` ("cpu", "cuda", "cuda:1" or a torch.device) checked to exist on this machine."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise CorruptionError(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise CorruptionError("device 'cuda' asked for, but torch sees no CUDA GPU here")
+    if resolved.type not in ("cpu", "cuda"):
+        raise CorruptionError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
+    return resolved
+
+
 def chunks(count: int) -> Iterator[tuple[int, slice]]:
     """(chunk index, slice of the batch) for every chunk of a batch of ``count`` images."""
     for index, start in enumerate(range(0, count, CHUNK_SIZE)):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from robustcifar.corruptions import filters
+from robustcifar.corruptions import filters, motion, resample
 from robustcifar.corruptions.registry import BENCHMARK, EXTRA, corruption
 from robustcifar.corruptions.seeding import Draws
 
@@ -71,3 +71,101 @@ def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
     for (i, j), weight in np.ndenumerate(smoothing):
         kernel += weight * padded[i : i + 5, j : j + 5]
     return kernel
+
+
+class Glass(NamedTuple):
+    sigma: float  # of the Gaussian blur before and after the pixel moves
+    max_delta: int  # pixels move by up to this much (only 1 is supported, see move_pixels)
+    passes: int  # of pixel moves
+
+
+@corruption(
+    "glass_blur",
+    BENCHMARK,
+    random=True,
+    severities=(
+        #    sigma, max_delta, passes
+        Glass(0.05, 1, 1),
+        Glass(0.25, 1, 1),
+        Glass(0.4, 1, 1),
+        Glass(0.25, 1, 2),
+        Glass(0.4, 1, 2),
+    ),
+)
+def glass_blur(x: torch.Tensor, p: Glass, draws: Draws) -> torch.Tensor:
+    if p.max_delta != 1:
+        raise ValueError("glass_blur's pixel moves are a single gather only for max_delta = 1")
+    inner = x.shape[-1] - 2  # rows and columns 2..31 move
+    # One (column, row) move per moving pixel and pass, each uniform in {-1, 0} like the
+    # original's np.random.randint(-1, 1, size=(2,)).
+    moves = draws.integers(-1, 1, (len(x), p.passes, inner, inner, 2))
+    return glass_blur_with_moves(x, p.sigma, moves)
+
+
+def glass_blur_with_moves(x: torch.Tensor, sigma: float, moves: torch.Tensor) -> torch.Tensor:
+    """Glass blur with given moves (n, passes, 30, 30, 2) of (column, row) offsets in {-1, 0}."""
+    x = filters.gaussian_filter(x, sigma, "nearest")
+    # The original keeps the blurred image as uint8 here (truncating); rounded instead.
+    x = x.clamp(0.0, 1.0).mul(255.0).round().div(255.0)
+    for step in range(moves.shape[1]):
+        x = move_pixels(x, moves[:, step])
+    return filters.gaussian_filter(x, sigma, "nearest")
+
+
+def move_pixels(x: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
+    """One pass of the original's "local shuffle" as a single gather.
+
+    The original loops h, w from 31 down to 2 and means to swap pixel (h, w) with (h + dy,
+    w + dx), but its tuple assignment on numpy views copies instead: (h, w) receives the pixel at
+    (h + dy, w + dx) and nothing else changes. With dx, dy in {-1, 0} and the loop running
+    downwards, every read is of a pixel the pass has not written yet, so the whole pass reads the
+    image as it was before the pass: a gather. Rows and columns 0 and 1 are never written.
+    """
+    n, channels, height, width = x.shape
+    inner = moves.shape[1]
+    start = height - inner
+    rows = torch.arange(start, height, device=x.device)[None, :, None] + moves[..., 1]
+    cols = torch.arange(start, width, device=x.device)[None, None, :] + moves[..., 0]
+    index = torch.arange(height * width, device=x.device).reshape(1, height, width).repeat(n, 1, 1)
+    index[:, start:, start:] = rows * width + cols
+    index = index.reshape(n, 1, height * width).expand(n, channels, height * width)
+    return x.reshape(n, channels, height * width).gather(2, index).reshape(x.shape)
+
+
+class Motion(NamedTuple):
+    radius: float  # ImageMagick's motion-blur radius: the kernel has 2 * ceil(radius) + 1 taps
+    sigma: float  # of the one-sided Gaussian along the line
+
+
+@corruption(
+    "motion_blur",
+    BENCHMARK,
+    random=True,
+    # the angle of each image is uniform in [-45, 45) degrees
+    severities=(
+        #   radius, sigma
+        Motion(6, 1),
+        Motion(6, 1.5),
+        Motion(6, 2),
+        Motion(8, 2),
+        Motion(9, 2.5),
+    ),
+)
+def motion_blur(x: torch.Tensor, p: Motion, draws: Draws) -> torch.Tensor:
+    angles = draws.rng.uniform(-45, 45, len(x))
+    return motion.blur_along(x, p.radius, p.sigma, angles)
+
+
+@corruption(
+    "zoom_blur",
+    BENCHMARK,
+    random=False,
+    # largest zoom factor: the image is averaged with its centre zooms by 1.00, 1.01, ... up to it
+    # (7, 12, 16, 21, 26 zooms: the original's np.arange(1, stop, 0.01) with float round-off)
+    severities=(1.06, 1.11, 1.15, 1.20, 1.25),
+)
+def zoom_blur(x: torch.Tensor, largest: float, draws: Draws) -> torch.Tensor:
+    factors = tuple(1.0 + 0.01 * k for k in range(round((largest - 1.0) / 0.01) + 1))
+    matrix = torch.tensor(resample.zoom_blur_matrix(factors).T, dtype=x.dtype, device=x.device)
+    height, width = x.shape[-2:]
+    return (x.reshape(-1, height * width) @ matrix).reshape(x.shape)
