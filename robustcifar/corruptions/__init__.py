@@ -14,7 +14,7 @@ elastic.py and digital.py.
 """
 
 # The corruption modules register themselves in the registry when imported.
-from robustcifar.corruptions import blur, digital, noise, spatter, weather  # noqa: F401
+from robustcifar.corruptions import blur, digital, elastic, noise, spatter, weather  # noqa: F401
 from robustcifar.corruptions.api import corrupt, corrupt_random
 from robustcifar.corruptions.registry import (
     ALL_CORRUPTIONS,
