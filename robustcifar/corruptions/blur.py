@@ -160,12 +160,14 @@ def motion_blur(x: torch.Tensor, p: Motion, draws: Draws) -> torch.Tensor:
     "zoom_blur",
     BENCHMARK,
     random=False,
-    # largest zoom factor: the image is averaged with its centre zooms by 1.00, 1.01, ... up to it
-    # (7, 12, 16, 21, 26 zooms: the original's np.arange(1, stop, 0.01) with float round-off)
-    severities=(1.06, 1.11, 1.15, 1.20, 1.25),
+    # the image is averaged with its centre zooms by every factor of np.arange(1, stop, 0.01), as
+    # in the original: float round-off makes that 7, 12, 16, 21, 26 factors up to 1.06, 1.11,
+    # 1.15, 1.20, 1.25, and the values themselves are slightly off (1.2500000000000002), which
+    # changes the output size of one zoom; they are kept as the original has them
+    severities=(1.06, 1.11, 1.16, 1.21, 1.26),
 )
-def zoom_blur(x: torch.Tensor, largest: float, draws: Draws) -> torch.Tensor:
-    factors = tuple(1.0 + 0.01 * k for k in range(round((largest - 1.0) / 0.01) + 1))
+def zoom_blur(x: torch.Tensor, stop: float, draws: Draws) -> torch.Tensor:
+    factors = tuple(np.arange(1.0, stop, 0.01).tolist())
     matrix = torch.tensor(resample.zoom_blur_matrix(factors).T, dtype=x.dtype, device=x.device)
     height, width = x.shape[-2:]
     return (x.reshape(-1, height * width) @ matrix).reshape(x.shape)
