@@ -62,21 +62,21 @@ def write_rows(rows: list[AccuracyRow], path: Path) -> None:
         writer.writerows(asdict(r) for r in rows)
 
 
+def mean_accuracy(rows: list[AccuracyRow], corruptions) -> float | None:
+    values = [r.accuracy for r in rows if r.corruption in corruptions]
+    return float(np.mean(values)) if values else None
+
+
 def summarise(rows: list[AccuracyRow]) -> dict[str, dict]:
     """Per model: clean accuracy, mean over the 15 benchmark and over the 4 extra corruptions."""
     summary = {}
     for model in dict.fromkeys(r.model for r in rows):
         mine = [r for r in rows if r.model == model]
-
-        def mean(names) -> float | None:
-            values = [r.accuracy for r in mine if r.corruption in names]
-            return float(np.mean(values)) if values else None
-
         clean = [r for r in mine if r.corruption == CLEAN]
         summary[model] = {
             "clean_accuracy": clean[0].accuracy if clean else None,
-            "mean_benchmark_corruption_accuracy": mean(BENCHMARK_CORRUPTIONS),
-            "mean_extra_corruption_accuracy": mean(EXTRA_CORRUPTIONS),
+            "mean_benchmark_corruption_accuracy": mean_accuracy(mine, BENCHMARK_CORRUPTIONS),
+            "mean_extra_corruption_accuracy": mean_accuracy(mine, EXTRA_CORRUPTIONS),
             "failed_requests": sum(r.failed for r in mine),
             "requests": sum(r.n for r in mine),
         }

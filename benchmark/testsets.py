@@ -6,9 +6,9 @@ official release), otherwise they are generated here from the test images with a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -6,7 +6,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from robustcifar.artifacts import ModelArtifacts, ModelMeta, sha256_file
 from robustcifar.checkpoint import load_checkpoint
 from robustcifar.classes import CLASS_NAMES

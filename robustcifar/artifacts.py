@@ -31,7 +31,7 @@ class ModelArtifacts:
     name: str
 
     @classmethod
-    def for_model(cls, name: str, root: Path | None = None) -> "ModelArtifacts":
+    def for_model(cls, name: str, root: Path | None = None) -> ModelArtifacts:
         return cls(Path(root) if root else artifacts_dir(), name)
 
     @property
@@ -90,7 +90,7 @@ class ModelMeta:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "ModelMeta":
+    def load(cls, path: Path) -> ModelMeta:
         raw = json.loads(Path(path).read_text())
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})

@@ -18,6 +18,6 @@ class Gallery:
         np.savez(path, embeddings=self.embeddings.astype(np.float32), labels=self.labels.astype(np.int64))
 
     @classmethod
-    def load(cls, path: Path) -> "Gallery":
+    def load(cls, path: Path) -> Gallery:
         with np.load(path) as f:
             return cls(f["embeddings"].astype(np.float32), f["labels"].astype(np.int64))

@@ -43,7 +43,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
         except Image.DecompressionBombError as exc:
             raise ImageInputError("image_too_large", str(exc), status=413) from None
-        except Exception:
+        except Exception:  # noqa: BLE001 - Pillow signals unreadable input with many exception types
             raise ImageInputError(
                 "unsupported_image",
                 f"the body is not a PNG or JPEG image ({len(data)} bytes, starting {data[:8]!r})",
@@ -83,7 +83,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         return np.asarray(_to_rgb(image), dtype=np.uint8)
     except ImageInputError:
         raise
-    except Exception as exc:  # truncated or corrupt streams surface here, as OSError and friends
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt streams, as OSError and others
         raise ImageInputError("corrupt_image", f"the image could not be decoded: {exc}") from None
 
 

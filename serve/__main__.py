@@ -18,7 +18,15 @@ from robustcifar.model_specs import resolve_model_names
 
 from .archives import ArchiveError, build_archive
 from .config import ServeConfig
-from .server import ServerError, ServerFiles, launch, port_in_use, running_groups, stop, wait_until_ready
+from .server import (
+    ServerError,
+    ServerFiles,
+    launch,
+    port_in_use,
+    running_groups,
+    stop,
+    wait_until_ready,
+)
 
 COMMANDS = ("archive", "start", "stop", "status")
 

@@ -63,9 +63,9 @@ PRESETS: dict[str, dict] = {
         "lr": 0.05,
         "warmup_fraction": 0.2,
         "eval_max_images": 1000,
-        "knn_gallery_max": 5000,
+        "knn_gallery_max": 2000,
         "final_corruption_images_per_cell": 0,
-        "umap_points": 1000,
+        "umap_points": 600,
     },
     "full": {
         "train_fraction": 1.0,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from robustcifar.corruptions import ALL_CORRUPTIONS, BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES, corrupt
+from robustcifar.corruptions import (
+    ALL_CORRUPTIONS,
+    BENCHMARK_CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    SEVERITIES,
+    corrupt,
+)
 from robustcifar.datasets import balanced_subset
 from robustcifar.model import RobustCifarNet
 

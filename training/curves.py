@@ -8,7 +8,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 ACCURACY_SERIES = (
     ("train_accuracy", "train (augmented batches)"),
@@ -36,6 +37,7 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
             acc_ax.plot(epochs, [100 * v for v in values], marker="o", label=label)
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
     for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)

@@ -21,7 +21,7 @@ class LabelledImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray) -> "LabelledImages":
+    def subset(self, indices: np.ndarray) -> LabelledImages:
         idx = torch.as_tensor(indices, device=self.labels.device)
         return LabelledImages(self.images[idx], self.labels[idx])
 

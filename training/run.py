@@ -6,12 +6,10 @@ import csv
 import math
 import time
 
-import torch
-
 from robustcifar.artifacts import ModelArtifacts
 from robustcifar.checkpoint import save_checkpoint
 from robustcifar.config import config_to_dict
-from robustcifar.datasets import CifarArrays
+from robustcifar.datasets import CifarArrays, capped_balanced_indices
 from robustcifar.model_specs import get_spec
 from robustcifar.provenance import run_record, write_json
 
@@ -39,9 +37,10 @@ def _json_safe(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def umap_panels(model, sets: TrainingSets, points: int, bf16: bool) -> dict:
+def umap_panels(model, sets: TrainingSets, points: int, bf16: bool, seed: int) -> dict:
     def take(part):
-        sub = part.subset(torch.arange(min(points, len(part))).numpy())
+        # class-balanced: the sets are stored in class order, so a prefix would be one or two classes
+        sub = part.subset(capped_balanced_indices(part.labels.cpu().numpy(), points, seed))
         return run_model(model, sub.images, bf16, features=True).numpy(), sub.labels.cpu().numpy()
 
     return {"train": take(sets.train), "test": take(sets.test), "test, corrupted": take(sets.corrupted_test)}
@@ -88,7 +87,7 @@ def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessG
         },
     })
     if config.umap_points > 0:
-        plot_umap(umap_panels(result.model, sets, config.umap_points, config.bf16),
+        plot_umap(umap_panels(result.model, sets, config.umap_points, config.bf16, config.seed),
                   artifacts.train_dir / "umap.png", f"{name}: UMAP of backbone features", config.seed)
     if rows:
         write_json(artifacts.train_dir / "corruption_accuracy.json", rows)

@@ -11,10 +11,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from robustcifar.classes import CLASS_NAMES  # noqa: E402
+from robustcifar.classes import CLASS_NAMES
 
 
 def fit_umap(features: np.ndarray, seed: int) -> np.ndarray:

@@ -6,7 +6,12 @@ run starts in a fraction of a second.
 
 from .arrays import CifarArrays
 from .loader import DataSourceError, load_cifar10, resolve_source
-from .split import balanced_subset, balanced_train_val_split, capped_balanced_indices, training_selection
+from .split import (
+    balanced_subset,
+    balanced_train_val_split,
+    capped_balanced_indices,
+    training_selection,
+)
 
 __all__ = [
     "CifarArrays",

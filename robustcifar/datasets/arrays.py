@@ -38,7 +38,7 @@ class CifarArrays:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "CifarArrays":
+    def load(cls, path: Path) -> CifarArrays:
         with np.load(path) as f:
             return cls(
                 train_images=f["train_images"],

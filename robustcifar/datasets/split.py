@@ -19,7 +19,7 @@ def balanced_train_val_split(labels: np.ndarray, train_fraction: float, seed: in
         raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
     train, val = [], []
     for indices in _per_class_shuffled(np.asarray(labels), seed):
-        n_train = max(1, int(round(train_fraction * len(indices))))
+        n_train = max(1, round(train_fraction * len(indices)))
         train.append(indices[:n_train])
         val.append(indices[n_train:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))

@@ -14,4 +14,5 @@ def test_wilson_interval_against_hand_computed_values():
 
 
 def test_wilson_interval_narrows_with_n():
-    assert (lambda a, b: a[1] - a[0] > b[1] - b[0])(wilson_interval(5, 10), wilson_interval(500, 1000))
+    small, large = wilson_interval(5, 10), wilson_interval(500, 1000)
+    assert small[1] - small[0] > large[1] - large[0]

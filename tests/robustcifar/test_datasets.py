@@ -2,8 +2,8 @@ import tarfile
 
 import numpy as np
 import pytest
-
 from fakedata import write_image_folder, write_official_archive
+
 from robustcifar.datasets import (
     DataSourceError,
     balanced_subset,
@@ -92,7 +92,7 @@ def test_unusable_sources_give_clear_errors(tmp_path):
 
 
 def test_no_source_and_no_network_is_a_clear_error(tmp_path, monkeypatch):
-    import robustcifar.datasets.loader as loader
+    from robustcifar.datasets import loader
 
     monkeypatch.setattr(loader, "shared_jpeg_tarball", lambda: tmp_path / "absent.tar.gz")
 

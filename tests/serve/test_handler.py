@@ -1,7 +1,6 @@
 """The handler without TorchServe: a fake context, a real exported model, real image bytes."""
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest

@@ -1,0 +1,48 @@
+"""`python -m benchmark.cifar10c_folder [--out DIR]`: our CIFAR-10-C for the CIFAR-10 test set.
+
+Writes the released layout (19 `<name>.npy` files and `labels.npy`) into data/cifar10c, where
+`make benchmark` picks it up. The benchmark can equally read the official release (--cifar10c).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustcifar.config import parse_config
+from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, write_cifar10c
+from robustcifar.datasets import DataSourceError, load_cifar10
+from robustcifar.paths import data_dir
+
+
+@dataclass
+class Cifar10cConfig:
+    out: Path | None = None
+    data: str = "auto"
+    data_dir: Path | None = None
+    names: tuple[str, ...] = ALL_CORRUPTIONS
+    severities: tuple[int, ...] = SEVERITIES
+    seed: int = 0
+    device: str = "cpu"
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(Cifar10cConfig, argv, __doc__)
+    out = config.out or (config.data_dir or data_dir()) / "cifar10c"
+    try:
+        data = load_cifar10(config.data, config.data_dir)
+        started = time.perf_counter()
+        write_cifar10c(data.test_images, out, config.names, config.severities, config.seed, config.device,
+                       labels=data.test_labels)
+    except (DataSourceError, CorruptionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"[cifar10c] wrote {len(config.names)} corruptions x {len(config.severities)} severities of "
+          f"{len(data.test_labels)} {data.source_kind} test images to {out} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
