@@ -20,8 +20,10 @@ def corrupt(images, name: str, severity: int, seed: int = 0):
     severity: 1 (mildest) to 5.
     seed: non-negative int. The output is a function of (images, name, severity, seed): each image
         gets its own random draws (two copies of an image in a batch are corrupted differently),
-        taken from a generator seeded with (seed, name, severity, chunk of 500 images) - drawn on
-        the CPU whatever the device, so CPU and CUDA agree up to floating-point rounding.
+        taken from a numpy generator seeded with (seed, name, severity, chunk of 500 images), so
+        they depend on the image's place in the batch and on the batch length, not on the other
+        images. They are drawn on the CPU whatever the device, so CPU and CUDA agree up to
+        floating-point rounding. The eight deterministic corruptions ignore the seed.
 
     Returns the corrupted images with the type, shape, dtype and device of ``images``. Values are
     computed as floats in [0, 1], clipped, and ROUNDED to uint8 (the original truncated).

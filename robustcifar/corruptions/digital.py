@@ -99,4 +99,4 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     """One uint8 (32, 32, 3) image encoded as JPEG at ``quality`` and decoded again."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling="4:2:0")
-    return np.asarray(Image.open(buffer).convert("RGB"))
+    return np.asarray(Image.open(buffer))  # RGB in, RGB out

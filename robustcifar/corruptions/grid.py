@@ -47,7 +47,7 @@ def render_grid(
     out_path: str | Path,
     names: Sequence[str] = ALL_CORRUPTIONS,
     seed: int = 0,
-    scale: int = 3,
+    scale: int = 2,
 ) -> Path:
     """Write the labelled grid of ``images`` (uint8 (k, 32, 32, 3), k small) as a PNG."""
     import matplotlib  # imported here: only the picture needs it

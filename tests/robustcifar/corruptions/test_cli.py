@@ -101,11 +101,14 @@ def test_missing_required_argument(inputs, capsys):
 
 
 def test_grid_picture(images, tmp_path):
-    path = render_grid(images[:2], tmp_path / "grid.png", names=["fog", "snow"])
+    path = render_grid(images[:2], tmp_path / "grid.png", names=["fog", "snow"], scale=3)
     with Image.open(path) as picture:
+        # 6 columns (clean + 5 severities) of 2 images, 32 pixels enlarged 3 times, plus labels
         assert picture.format == "PNG" and picture.width > 6 * 2 * 32 * 3
+        assert 2 * 32 * 3 < picture.height < 3 * 32 * 3 + 100
 
 
+@pytest.mark.slow  # a fresh process importing torch and matplotlib: about 5 s
 def test_grid_command(inputs):
     result = run("--images", inputs / "images.npy", "--out", inputs / "g.png", "--indices", "0",
                  module="robustcifar.corruptions.grid")  # fmt: skip
