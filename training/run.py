@@ -33,6 +33,17 @@ def write_history(history: list[dict], artifacts: ModelArtifacts) -> None:
     plot_curves(history, artifacts.train_dir / "curves.png", f"{artifacts.name}: training curves")
 
 
+def report_epoch(name: str, history: list[dict], artifacts: ModelArtifacts) -> None:
+    """One line per epoch on the console, and the metrics files and curves rewritten."""
+    h = history[-1]
+    accuracy = ", ".join(f"{key.replace('_accuracy', '')} {100 * h[key]:.1f}%" for key in
+                         ("train_accuracy", "val_accuracy", "test_accuracy", "test_corrupted_accuracy")
+                         if key in h and not math.isnan(h[key]))
+    print(f"[train] {name} epoch {h['epoch']}: loss {h['train_loss']:.3f}, {accuracy}; "
+          f"{h['epoch_seconds']:.1f} s, {h['images_per_second']:.0f} images/s", flush=True)
+    write_history(history, artifacts)
+
+
 def _json_safe(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
@@ -67,7 +78,7 @@ def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessG
     spec = get_spec(name)
     artifacts = ModelArtifacts.for_model(name, config.artifacts)
     sets = prepare_sets(config, data, group.device)
-    result = train(spec, config, sets, group, on_epoch=lambda h: write_history(h, artifacts))
+    result = train(spec, config, sets, group, on_epoch=lambda h: report_epoch(name, h, artifacts))
     if not group.is_main:
         return None
     metrics, rows = final_metrics(name, config, result.model, sets, result.history)
