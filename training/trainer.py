@@ -55,14 +55,19 @@ class StepRunner:
         self.spec, self.config, self.model, self.optimizer = spec, config, model, optimizer
         self.sets, self.group = sets, group
         self.angular = AngularLoss(config.angular_alpha)
-        self.generator = torch.Generator().manual_seed(config.seed * 1_000_003 + group.rank)
+        # The same generator on every process: augmentation and corruption are drawn for the
+        # whole global batch, then each process keeps its slice, so N processes see exactly the
+        # images one process would.
+        self.generator = torch.Generator().manual_seed(config.seed * 1_000_003)
 
     def inputs(self, indices: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The global batch, augmented (and corrupted), then this process's slice of it."""
         idx = torch.as_tensor(indices, device=self.sets.train.labels.device)
         images = random_crop_flip(self.sets.train.images[idx], self.generator)
         if self.spec.trained_on_corrupted:
             images = self._corrupt_some(images, step)
-        return images, self.sets.train.labels[idx]
+        mine = torch.as_tensor(self.group.slice(np.arange(len(indices))), device=idx.device)
+        return images[mine], self.sets.train.labels[idx[mine]]
 
     def _corrupt_some(self, images: torch.Tensor, step: int) -> torch.Tensor:
         chosen = torch.rand(len(images), generator=self.generator) < self.config.corruption_probability
@@ -72,7 +77,7 @@ class StepRunner:
                 images[chosen],
                 self.config.corruption_names,
                 self.config.corruption_severities,
-                seed=(self.config.seed * 1_000_003 + step) * 64 + self.group.rank,
+                seed=self.config.seed * 1_000_003 + step,
             )
             images = images.clone()
             images[chosen] = corrupted
@@ -88,7 +93,7 @@ class StepRunner:
         return self.angular(outputs.float(), labels), 0.0
 
     def step(self, indices: np.ndarray, step: int, lr: float) -> tuple[float, float]:
-        images, labels = self.inputs(self.group.slice(indices), step)
+        images, labels = self.inputs(indices, step)
         for param_group in self.optimizer.param_groups:
             param_group["lr"] = lr
         loss, correct = self.loss(images, labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,8 @@ class CifarArrays:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        # Unique per process: several processes (torchrun ranks) may fill the cache at once.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
         np.savez(
             tmp,
             train_images=self.train_images,
