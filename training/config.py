@@ -48,7 +48,7 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool = True
     channels_last: bool = True
-    compile: bool = False
+    compile: bool = field(default=False, metadata={"help": "torch.compile the training step (GPU runs)"})
     num_threads: int = 0
     progress: bool = True
 

@@ -130,6 +130,8 @@ def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: Proce
     """Train one model; `on_epoch(history)` runs on the main process after every epoch."""
     model = build_model(spec, config, group.device)
     net = DistributedDataParallel(model) if group.world_size > 1 else model
+    if config.compile:
+        net = torch.compile(net)  # the training step only; evaluation runs the eager `model`
     runner = StepRunner(spec, config, net, build_optimizer(model, config), sets, group)
     evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, config.knn_k, config.bf16)
     train_labels = sets.train.labels.cpu().numpy()
