@@ -24,6 +24,7 @@ class Section:
     text: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
+    label: str = ""  # short name in the navigation bar
 
 
 @dataclass
@@ -31,6 +32,10 @@ class ReportContent:
     title: str
     subtitle: str
     sections: list[Section]
+
+
+REPRODUCE = ("Reproduce: `make benchmark PROFILE=quick` (or full) measures and then writes this report; "
+             "`make report RUN=reports/<run>` renders a run folder again.")
 
 
 def headline(run: RunData) -> list[str]:
@@ -59,13 +64,14 @@ def accuracy_sections(run: RunData, training: dict[str, TrainingOutputs], pictur
     return [
         Section("accuracy", "Accuracy under corruption", headline(run),
                 [tables.summary_table(models, n, baseline)],
-                [Picture(p, c) for p, c in pictures.items() if p.endswith(("family.png", "heatmap.png"))]),
+                [Picture(p, c) for p, c in pictures.items() if p.endswith(("family.png", "heatmap.png"))], "Summary"),
         Section("studies", "The original studies' tables, with this run's numbers", [],
-                [tables.study_corrupted_table(models, n), tables.study_train_test_table(models, training, n)]),
+                [tables.study_corrupted_table(models, n), tables.study_train_test_table(models, training, n)],
+                label="Original studies"),
         Section("details", "Per corruption and per severity", [],
                 [tables.per_corruption_table(models, n), tables.corruption_error_table(models, n, baseline),
                  tables.per_severity_table(models, n)],
-                [Picture(p, c) for p, c in pictures.items() if p.endswith("by_corruption.png")]),
+                [Picture(p, c) for p, c in pictures.items() if p.endswith("by_corruption.png")], "Details"),
     ]
 
 
@@ -73,21 +79,23 @@ def latency_section(run: RunData, pictures: dict[str, str]) -> Section:
     if not run.latency_rows:
         return Section("latency", "Latency and throughput", ["Not measured in this run (--no-latency)."])
     reports = [p.relative_to(run.folder).as_posix() for p in run.locust_reports()]
-    text = [latency_headline(run), f"Locust {len(run.latency.get('users', []))} concurrency levels x {run.latency.get('stage_seconds', '?')} s "
-            f"per model; Locust's own HTML reports: " + ", ".join(f"[{r.split('/')[-1]}]({r})" for r in reports)]
+    users = ", ".join(map(str, run.latency.get("users", [])))
+    text = [latency_headline(run),
+            f"Locust, headless, closed workload: {users} users x {run.latency.get('stage_seconds', '?')} s per model "
+            f"and level. Locust's own HTML reports: " + ", ".join(f"[{r.split('/')[-1]}]({r})" for r in reports)]
     section_tables = [tables.latency_table(run.latency_rows)]
     if run.latency.get("onnxruntime"):
         section_tables.append(tables.onnx_baseline_table(run.latency["onnxruntime"]))
     return Section("latency", "Latency and throughput", text, section_tables,
                    [Picture(p, c) for p, c in pictures.items() if p.endswith(("latency_percentiles.png",
-                                                                              "throughput.png"))])
+                                                                              "throughput.png"))], "Latency")
 
 
 def training_section(training: dict[str, TrainingOutputs]) -> Section:
     pictures = [Picture(path, f"{t.model}: {name.removesuffix('.png')}") for t in training.values()
                 for name, path in t.pictures.items()]
     text = [] if pictures else ["No training outputs found in the artifacts folder."]
-    return Section("training", "Training curves and UMAP of the features", text, [], pictures)
+    return Section("training", "Training curves and UMAP of the features", text, [], pictures, "Training")
 
 
 def build_content(run: RunData, training: dict[str, TrainingOutputs], pictures: dict[str, str]) -> ReportContent:
@@ -102,5 +110,5 @@ def build_content(run: RunData, training: dict[str, TrainingOutputs], pictures: 
     return ReportContent(
         "CIFAR-10 robustness and serving benchmark", subtitle,
         [*accuracy_sections(run, training, pictures), latency_section(run, pictures), training_section(training),
-         Section("run", "Run, hardware and model files", [], provenance)],
+         Section("run", "Run, hardware and model files", [REPRODUCE], provenance, label="Run")],
     )

@@ -30,11 +30,13 @@ figcaption { color: #5a6570; font-size: 0.85rem; }
 """
 
 LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+CODE = re.compile(r"`([^`]+)`")
 
 
 def inline(text: str) -> str:
-    """Escape text; turn [label](href) into a link."""
+    """Escape text; turn [label](href) into a link and `code` into code."""
     escaped = html.escape(text)
+    escaped = CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped)
     return LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', escaped)
 
 
@@ -63,7 +65,7 @@ def render_section(section: Section) -> str:
 
 
 def render_html(content: ReportContent) -> str:
-    nav = "".join(f'<a href="#section-{s.key}">{html.escape(s.title.split(":")[0])}</a>' for s in content.sections)
+    nav = "".join(f'<a href="#section-{s.key}">{html.escape(s.label or s.title)}</a>' for s in content.sections)
     sections = "\n".join(render_section(s) for s in content.sections)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

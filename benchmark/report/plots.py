@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from robustcifar.model_specs import MODEL_NAMES
 
@@ -128,6 +129,17 @@ def corruption_heatmap(rows: list[dict], path: Path) -> bool:
     return _save(fig, path)
 
 
+def _plain_log_axis(ax, values: list[float]) -> None:
+    """A log y axis that shows plain numbers (20, 50, 100) and spans every value, reference lines included."""
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    ax.set_yscale("log")
+    if finite:
+        ax.set_ylim(min(finite) / 1.3, max(finite) * 1.3)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _by_model(rows: list[LatencyRow]) -> dict[str, list[LatencyRow]]:
     grouped = defaultdict(list)
     for row in rows:
@@ -148,7 +160,7 @@ def latency_percentiles(rows: list[LatencyRow], path: Path) -> bool:
                     color=model_colour(model), label=label)
         ax.axhline(series[0].ort_p50_ms, color="grey", linewidth=1, label="onnxruntime p50, 1 image")
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        _plain_log_axis(ax, [series[0].ort_p50_ms, *(getattr(r, a) for r in series for a in ("p50_ms", "p99_ms"))])
         ax.set_xticks(users, [str(u) for u in users])
         ax.set_xlabel("Locust users (concurrency)")
         ax.set_title(model, fontsize=10)
@@ -172,7 +184,7 @@ def throughput(rows: list[LatencyRow], path: Path) -> bool:
                    label=f"{model}: onnxruntime in-process")
     all_users = sorted({r.users for r in rows})
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    _plain_log_axis(ax, [v for r in rows for v in (r.requests_per_s, r.ort_images_per_s)])
     ax.set_xticks(all_users, [str(u) for u in all_users])
     ax.set_xlabel("Locust users (concurrency)")
     ax.set_ylabel("requests/s (log)")
