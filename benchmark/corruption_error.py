@@ -14,7 +14,8 @@ because its clean error is low while its relative mCE stays high.
 Arrays: errors (corruptions, severities, ...) and clean errors (...); any trailing axes (for
 example bootstrap resamples) are carried through, so the same code gives figures and intervals.
 A corruption whose baseline denominator is not positive (the baseline made no errors, or lost no
-accuracy to it) has no defined ratio: it is NaN, and the mean is taken over the defined ones.
+accuracy to it) has no defined ratio: it is NaN, and the mean is taken over the defined ones. When
+the baseline loses little accuracy, the relative CE is defined but unstable: see summary.py.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def corruption_errors(errors: np.ndarray, baseline_errors: np.ndarray) -> np.nda
     return _ratio(np.sum(errors, axis=1), np.sum(baseline_errors, axis=1))
 
 
+def accuracy_lost(errors: np.ndarray, clean_error: np.ndarray) -> np.ndarray:
+    """(C, S, ...) errors and (...) clean error -> (C, ...) sum over severities of (E[s, c] - E_clean)."""
+    return np.sum(np.asarray(errors, np.float64) - np.asarray(clean_error, np.float64)[None, None], axis=1)
+
+
 def relative_corruption_errors(errors: np.ndarray, clean_error: np.ndarray, baseline_errors: np.ndarray,
                                baseline_clean_error: np.ndarray) -> np.ndarray:
     """(C, S, ...) errors and (...) clean errors of both models -> (C, ...) relative CE per corruption."""
-    errors, baseline_errors = np.asarray(errors, np.float64), np.asarray(baseline_errors, np.float64)
-    lost = np.sum(errors - np.asarray(clean_error)[None, None], axis=1)
-    baseline_lost = np.sum(baseline_errors - np.asarray(baseline_clean_error)[None, None], axis=1)
-    return _ratio(lost, baseline_lost)
+    return _ratio(accuracy_lost(errors, clean_error), accuracy_lost(baseline_errors, baseline_clean_error))
 
 
 def mean_over_corruptions(per_corruption: np.ndarray) -> np.ndarray:

@@ -11,18 +11,30 @@ import numpy as np
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
 
-from .corruption_error import corruption_errors, mean_over_corruptions, relative_corruption_errors
+from .corruption_error import (
+    accuracy_lost,
+    corruption_errors,
+    mean_over_corruptions,
+    relative_corruption_errors,
+)
 from .outcomes import CLEAN, Outcomes
 from .statistics import bootstrap_weights, mean_interval, percentile_interval, wilson_interval
 
 BASELINE_MODEL = "ce_clean"
+# A relative CE divides by the accuracy the baseline lost to a corruption (a CE by its errors). When
+# that is 0 or less in more than 2.5% of the bootstrap resamples, its own 95% interval reaches 0 and
+# the ratio's interval has no bound (as Fieller's interval of a ratio): it is reported as unbounded.
+UNBOUNDED_SHARE = 0.025
 
 
-def figure(value: float | None, interval: tuple[float, float], n: int) -> dict | None:
-    """The JSON shape of every reported figure: value, 95% interval, and the number of test images behind it."""
+def figure(value: float | None, interval: tuple[float, float], n: int, unbounded: bool = False) -> dict | None:
+    """The JSON shape of every reported figure: value, 95% interval ([null, null] when unbounded), and
+    the number of test images behind it."""
     if value is None or not np.isfinite(value):
         return None
     low, high = interval
+    if unbounded:
+        return {"value": float(value), "ci95": [None, None], "n": int(n), "unbounded": True}
     return {"value": float(value), "ci95": [float(low), float(high)], "n": int(n)}
 
 
@@ -31,13 +43,13 @@ class ErrorGrids:
 
     def __init__(self, outcomes: Outcomes, model: str, weights: np.ndarray) -> None:
         self.outcomes = outcomes
-        self.correct = outcomes.correct[model].astype(np.float32)
+        self.correct = outcomes.correct[model]
         self.weights = weights
 
     def accuracies(self, cells: list[int]) -> np.ndarray:
-        """(cells,) measured accuracy and (cells, resamples) resampled accuracy."""
+        """(cells,) measured accuracy and (cells, resamples) resampled accuracy (float32: one matrix product)."""
         measured = self.correct[cells].mean(axis=1)
-        resampled = self.correct[cells] @ self.weights.T / self.outcomes.n_images
+        resampled = self.correct[cells].astype(np.float32) @ self.weights.T / self.outcomes.n_images
         return measured, resampled
 
     def grid(self, corruptions: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +67,11 @@ class ErrorGrids:
     def clean_error(self) -> tuple[float, np.ndarray]:
         measured, resampled = self.accuracies([self.outcomes.cell_index(CLEAN, 0)])
         return 1 - measured[0], 1 - resampled[0]
+
+
+def unbounded_ratio(resampled_denominators: np.ndarray) -> np.ndarray:
+    """(C, resamples) -> (C,): True where the denominator is 0 or less in too many resamples."""
+    return np.mean(~(resampled_denominators > 0), axis=-1) > UNBOUNDED_SHARE
 
 
 def present(outcomes: Outcomes, corruptions) -> list[str]:
@@ -88,16 +105,21 @@ def corruption_error_figures(outcomes: Outcomes, model: str, baseline: str, corr
     ce, ce_r = corruption_errors(errors, base_errors), corruption_errors(errors_r, base_errors_r)
     rel = relative_corruption_errors(errors, clean, base_errors, base_clean)
     rel_r = relative_corruption_errors(errors_r, clean_r, base_errors_r, base_clean_r)
+    # the baseline's own ratios are 1 in every resample where they are defined
+    ce_unbounded = unbounded_ratio(np.sum(base_errors_r, axis=1)) & (model != baseline)
+    rel_unbounded = unbounded_ratio(accuracy_lost(base_errors_r, base_clean_r)) & (model != baseline)
     n = outcomes.n_images
     per_corruption = {
-        c: {"ce": figure(ce[i], percentile_interval(ce_r[i]), n),
-            "relative_ce": figure(rel[i], percentile_interval(rel_r[i]), n)}
+        c: {"ce": figure(ce[i], percentile_interval(ce_r[i]), n, bool(ce_unbounded[i])),
+            "relative_ce": figure(rel[i], percentile_interval(rel_r[i]), n, bool(rel_unbounded[i]))}
         for i, c in enumerate(corruptions)
     }
     return {
         "per_corruption": per_corruption,
-        "mce": figure(mean_over_corruptions(ce), percentile_interval(mean_over_corruptions(ce_r)), n),
-        "relative_mce": figure(mean_over_corruptions(rel), percentile_interval(mean_over_corruptions(rel_r)), n),
+        "mce": figure(mean_over_corruptions(ce), percentile_interval(mean_over_corruptions(ce_r)), n,
+                      bool(np.any(ce_unbounded[np.isfinite(ce)]))),
+        "relative_mce": figure(mean_over_corruptions(rel), percentile_interval(mean_over_corruptions(rel_r)), n,
+                               bool(np.any(rel_unbounded[np.isfinite(rel)]))),
         "relative_mce_corruptions": int(np.isfinite(rel).sum()),
     }
 
@@ -145,6 +167,8 @@ def format_table(summary: dict[str, dict], n_per_cell: int, baseline: str = BASE
         if fig is None:
             return "n/a"
         low, high = fig["ci95"]
+        if low is None:
+            return f"{100 * fig['value']:5.1f} [unbounded]"
         return f"{100 * fig['value']:5.1f} [{100 * low:4.1f}-{100 * high:5.1f}]"
 
     head = (f"{'model':<18} {'clean %':>18} {'15 benchmark %':>18} {'4 unseen %':>18} {'mCE %':>19} "

@@ -40,6 +40,8 @@ def pct(fig: dict | None, digits: int = 1) -> str:
     if not fig:
         return "n/a"
     low, high = fig["ci95"]
+    if low is None or high is None:
+        return f"{100 * fig['value']:.{digits}f} [unbounded]"
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{100 * fig['value']:.{digits}f}"
     return f"{100 * fig['value']:.{digits}f} [{100 * low:.{digits}f}–{100 * high:.{digits}f}]"
@@ -68,7 +70,8 @@ def summary_table(models: dict[str, dict], n_per_cell: int, baseline: str) -> Ta
                  images_note(n_per_cell) + " Means over corruptions x 5 severities; their interval treats the "
                  "test images as the units. mCE: the errors summed over severities, divided by the baseline's, "
                  "averaged over the corruptions (Hendrycks & Dietterich, 2019); relative mCE does the same with "
-                 "the accuracy lost relative to clean images. Intervals of the CE figures: paired bootstrap over "
+                 "the accuracy lost relative to clean images; its interval is 'unbounded' when the baseline "
+                 "loses too little accuracy to divide by reliably. Intervals of the CE figures: paired bootstrap over "
                  "the test images. A failed request counts as a wrong answer.")
 
 
@@ -129,8 +132,9 @@ def corruption_error_table(models: dict[str, dict], n_per_cell: int, baseline: s
         rows.append([c, "benchmark" if c in BENCHMARK_CORRUPTIONS else "unseen", *cells])
     return Table("corruption-error", f"Corruption error (CE / relative CE) per corruption, against {baseline}",
                  ["corruption", "set", *names], rows,
-                 f"Percent [95% paired bootstrap interval]; 100 = as many errors as {baseline}. n/a where the baseline "
-                 f"lost no accuracy to a corruption (the relative CE is then undefined). n = {n_per_cell} per cell.")
+                 f"Percent [95% paired bootstrap interval]; 100 = as many errors as {baseline}. Relative CE: n/a where "
+                 f"the baseline lost no accuracy to a corruption (undefined), 'unbounded' where it lost so little that "
+                 f"the loss's own interval reaches 0. n = {n_per_cell} per cell.")
 
 
 def per_severity_table(models: dict[str, dict], n_per_cell: int) -> Table:

@@ -82,3 +82,41 @@ def test_outcomes_survive_a_round_trip(tmp_path):
     for model in outcomes.models:
         assert np.array_equal(loaded.correct[model], outcomes.correct[model])
         assert np.array_equal(loaded.failed[model], outcomes.failed[model])
+
+
+def test_relative_ce_is_unbounded_when_the_baseline_barely_loses_accuracy():
+    # 40 images. The baseline gets images 0-9 wrong clean and under gaussian_noise, and loses only
+    # image 10 to the corruption: a resample without image 10 (about 37% of them) shows no loss to
+    # divide by. Its errors (11 of 40) leave the plain CE well defined.
+    n = 40
+    outcomes = Outcomes(["clean", "gaussian_noise"], [0, 1], np.arange(n) % 10)
+    baseline = np.ones((2, n), bool)
+    baseline[:, :10] = False
+    baseline[1, 10] = False
+    model = np.ones((2, n), bool)
+    model[1, :4] = False
+    outcomes.correct = {"ce_clean": baseline, "angular": model}
+    outcomes.failed = {m: np.zeros((2, n), bool) for m in outcomes.correct}
+    summary = summarise(outcomes, "ce_clean", resamples=400)
+    rel = summary["angular"]["relative_mce"]
+    assert rel["value"] == pytest.approx(4.0)  # 4 images lost against 1
+    assert rel["unbounded"] and rel["ci95"] == [None, None]
+    assert summary["angular"]["per_corruption"]["gaussian_noise"]["relative_ce"]["unbounded"]
+    mce = summary["angular"]["mce"]
+    assert mce["value"] == pytest.approx(4 / 11) and "unbounded" not in mce
+    assert mce["ci95"][0] < 4 / 11 < mce["ci95"][1]
+    assert summary["ce_clean"]["relative_mce"]["ci95"] == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert "[unbounded]" in format_table(summary, n)
+
+
+def test_ce_is_unbounded_when_the_baseline_makes_almost_no_errors():
+    n = 40
+    outcomes = Outcomes(["clean", "fog"], [0, 1], np.arange(n) % 10)
+    baseline = np.ones((2, n), bool)
+    baseline[1, 0] = False  # one error in all
+    model = np.ones((2, n), bool)
+    model[1, :3] = False
+    outcomes.correct = {"ce_clean": baseline, "ce_corrupted": model}
+    outcomes.failed = {m: np.zeros((2, n), bool) for m in outcomes.correct}
+    mce = summarise(outcomes, "ce_clean", resamples=400)["ce_corrupted"]["mce"]
+    assert mce["value"] == pytest.approx(3.0) and mce["unbounded"]
