@@ -5,8 +5,11 @@ exported network (and, for embedders, the same kNN vote the handler does) on ran
 few seconds per batch size, and prints one JSON line. No HTTP, no image decoding, no JSON: the
 ceiling that serving overheads are measured against.
 
-Each model is measured in a fresh subprocess (`measure_model`): several onnxruntime sessions with
-an intra-op thread pool in one process interfere with each other, and later ones ran on one core.
+Each model is measured in a fresh subprocess (`measure_model`), so no other thread pool of the
+measuring process (a previous session's, or torch's OpenMP threads, which keep spinning after
+work) competes with the one being timed. Later sessions were once seen running on one core; in a
+plain process here four 2-thread sessions in a row all took 39-42 ms per batch of 16 at 2 cores'
+CPU, but the separate process costs a second and rules the question out.
 """
 
 from __future__ import annotations
