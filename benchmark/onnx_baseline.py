@@ -5,11 +5,11 @@ exported network (and, for embedders, the same kNN vote the handler does) on ran
 few seconds per batch size, and prints one JSON line. No HTTP, no image decoding, no JSON: the
 ceiling that serving overheads are measured against.
 
-Each model is measured in a fresh subprocess (`measure_model`), so no other thread pool of the
-measuring process (a previous session's, or torch's OpenMP threads, which keep spinning after
-work) competes with the one being timed. Later sessions were once seen running on one core; in a
-plain process here four 2-thread sessions in a row all took 39-42 ms per batch of 16 at 2 cores'
-CPU, but the separate process costs a second and rules the question out.
+Each model is measured in a fresh subprocess (`measure_model`), with single-threaded BLAS, so no
+other thread pool (a previous session's, torch's OpenMP threads or numpy's BLAS threads, which keep
+spinning after work) competes with the onnxruntime pool being timed. Later sessions were once seen
+running on one core; in a plain process here four 2-thread sessions in a row all took 39-42 ms per
+batch of 16 at 2 cores' CPU, while numpy's BLAS pool next to onnxruntime did slow it 2.5x.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ from robustcifar.gallery import Gallery
 from robustcifar.knn import knn_classify
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.paths import project_root
+
+
+# The kNN vote is one small matrix product; numpy's BLAS pool would otherwise keep two threads
+# spinning after it, fighting onnxruntime's pool for the two cores: measured here, that made the
+# angular baseline 2.5x slower (batch 1: 8.8 ms instead of 3.5 ms; the network alone: 3.2 ms).
+SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass
@@ -99,7 +105,8 @@ def measure_model(onnx: Path, gallery: Path | None, knn_k: int, batch_sizes: tup
     if gallery is not None:
         command += ["--gallery", str(gallery)]
     timeout = 120 + 2 * seconds * len(batch_sizes)
-    done = subprocess.run(command, cwd=project_root(), capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(command, cwd=project_root(), capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **SINGLE_THREADED_BLAS})
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"onnxruntime baseline failed on {onnx}: {(done.stderr or done.stdout).strip()[-500:]}")
