@@ -31,7 +31,6 @@ from robustcifar.knn import knn_classify
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.paths import project_root
 
-
 # The kNN vote is one small matrix product; numpy's BLAS pool would otherwise keep two threads
 # spinning after it, fighting onnxruntime's pool for the two cores: measured here, that made the
 # angular baseline 2.5x slower (batch 1: 8.8 ms instead of 3.5 ms; the network alone: 3.2 ms).

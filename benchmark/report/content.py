@@ -16,6 +16,14 @@ class Picture:
     path: str  # relative to the report folder
     caption: str
 
+    @property
+    def wide(self) -> bool:
+        """Many-panel plots get the page's full width."""
+        return self.path.endswith(WIDE_PLOTS)
+
+
+WIDE_PLOTS = ("accuracy_by_family.png", "accuracy_by_corruption.png")
+
 
 @dataclass
 class Section:

@@ -25,7 +25,9 @@ tr:nth-child(even) td { background: #fafbfc; }
 .note { color: #5a6570; font-size: 0.82rem; max-width: 1100px; margin: 0 0 1.2rem; }
 figure { margin: 1rem 0 1.6rem; } figure img { max-width: 100%; border: 1px solid #e4e8ec; }
 figcaption { color: #5a6570; font-size: 0.85rem; }
-.pictures { display: flex; flex-wrap: wrap; gap: 1rem; } .pictures figure { flex: 1 1 560px; }
+.pictures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+.pictures figure { flex: 1 1 560px; } .pictures figure.wide { flex-basis: 100%; }
+td.text { text-align: left; }
 .wide td { white-space: normal; word-break: break-all; }
 """
 
@@ -42,7 +44,9 @@ def inline(text: str) -> str:
 
 def render_table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows)
+    kinds = [' class="text"' if not numeric else "" for numeric in table.numeric_columns()]
+    body = "\n".join("<tr>" + "".join(f"<td{kind}>{html.escape(cell)}</td>" for kind, cell in zip(kinds, row)) + "</tr>"
+                     for row in table.rows)
     wide = ' class="wide"' if table.key in ("run", "model-files") else ""
     note = f'<p class="note">{inline(table.note)}</p>' if table.note else ""
     return (f'<table id="{table.key}"{wide}><caption>{html.escape(table.title)}</caption>\n'
@@ -50,7 +54,8 @@ def render_table(table: Table) -> str:
 
 
 def render_picture(picture: Picture) -> str:
-    return (f'<figure><img src="{html.escape(picture.path)}" alt="{html.escape(picture.caption)}">'
+    wide = ' class="wide"' if picture.wide else ""
+    return (f'<figure{wide}><img src="{html.escape(picture.path)}" alt="{html.escape(picture.caption)}">'
             f"<figcaption>{html.escape(picture.caption)}</figcaption></figure>")
 
 

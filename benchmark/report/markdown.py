@@ -12,7 +12,7 @@ def cell(text: str) -> str:
 
 def render_table(table: Table) -> str:
     lines = [f"**{table.title}**", "", "| " + " | ".join(cell(c) or " " for c in table.columns) + " |",
-             "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(table.columns))) + "|"]
+             "|" + "|".join("---:" if numeric else ":---" for numeric in table.numeric_columns()) + "|"]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
     if table.note:
         lines += ["", f"<sub>{table.note}</sub>"]

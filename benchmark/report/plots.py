@@ -96,6 +96,7 @@ def accuracy_by_corruption(rows: list[dict], path: Path) -> bool:
             ax.fill_between(xs, [100 * c["ci95_low"] for c in cells], [100 * c["ci95_high"] for c in cells],
                             color=model_colour(model), alpha=0.12, linewidth=0)
         ax.set_title(corruption, fontsize=9)
+        ax.set_xticks([0, *severities])
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     spare = list(axes.flat)[len(corruptions):]

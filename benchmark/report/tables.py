@@ -7,6 +7,7 @@ test images stand behind each figure.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS
@@ -23,6 +24,14 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     note: str = ""
+
+    def numeric_columns(self) -> list[bool]:
+        """Columns whose cells are all figures (or n/a) are right-aligned; the first never is."""
+        return [i > 0 and all(NUMERIC.match(row[i]) for row in self.rows if i < len(row))
+                for i in range(len(self.columns))]
+
+
+NUMERIC = re.compile(r"^(n/a|-?\d)")
 
 
 # The original studies called the models Model1..3; our names for them.
