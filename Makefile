@@ -16,7 +16,7 @@ STAMP := $(VENV)/.requirements-installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help all requirements system-requirements train-all train export archives serve stop status \
-        benchmark cifar10c test lint clean distclean
+        benchmark report cifar10c test lint clean distclean
 
 help:
 	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|full)"
@@ -25,7 +25,8 @@ help:
 	@echo "make train MODEL=<name>  train one model"
 	@echo "make export              ONNX + meta.json (+ gallery.npz) for every trained model"
 	@echo "make serve / make stop   start TorchServe in the background and wait for every model / stop it"
-	@echo "make benchmark           accuracy on clean and corrupted CIFAR-10 through the live endpoints"
+	@echo "make benchmark           accuracy under corruption and latency (Locust) of the live endpoints, then the report"
+	@echo "make report [RUN=dir]    reports/<run>/index.html + summary.md for the newest (or the given) benchmark run"
 	@echo "make cifar10c            write a CIFAR-10-C style folder for the test set into data/cifar10c"
 	@echo "make test                install what the tests need and run the whole suite"
 	@echo "make clean / distclean   remove generated artifacts / also .venv and data caches"
@@ -82,6 +83,10 @@ status: requirements
 
 benchmark: requirements
 	$(PY) -m benchmark --url $(URL) --profile $(PROFILE)
+	$(PY) -m benchmark.report
+
+report: requirements
+	$(PY) -m benchmark.report $(if $(RUN),--run $(RUN))
 
 cifar10c: requirements
 	$(PY) -m benchmark.cifar10c_folder

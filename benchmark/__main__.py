@@ -1,48 +1,31 @@
 """`python -m benchmark [--url URL] [--models all] [--profile auto|quick|full]`: accuracy of the live
-endpoints on clean and corrupted CIFAR-10, written to reports/<timestamp>/."""
+endpoints on clean and corrupted CIFAR-10, and their latency and throughput under Locust next to
+raw onnxruntime, written to reports/<timestamp>/. `python -m benchmark.report` turns that folder
+into index.html and summary.md."""
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from robustcifar.config import config_to_dict, parse_config
-from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, CorruptionError
+from robustcifar.corruptions import CorruptionError
 from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.paths import data_dir, reports_dir
 from robustcifar.profiles import resolve_profile
 from robustcifar.provenance import run_record, write_json
 
-from .accuracy import format_table, measure_accuracy, summarise, write_rows
+from .accuracy import accuracy_rows, measure_accuracy, write_rows
 from .client import EndpointUnreachable, PredictionClient
-from .testsets import iter_cells
-
-
-@dataclass
-class BenchmarkConfig:
-    url: str = "http://127.0.0.1:8080"
-    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
-    profile: str = "auto"
-    per_class: int = field(default=0, metadata={"help": "test images per class per cell (0: all 1000)"})
-    corruptions: tuple[str, ...] = ALL_CORRUPTIONS
-    severities: tuple[int, ...] = SEVERITIES
-    cifar10c: Path | None = field(default=None, metadata={
-        "help": "CIFAR-10-C folder (ours or the official release); default: data/cifar10c if present, "
-                "else corruptions are generated on the fly"})
-    data: str = "auto"
-    data_dir: Path | None = None
-    concurrency: int = 8
-    timeout: float = 30.0
-    retries: int = 3
-    seed: int = 0
-    out: Path | None = field(default=None, metadata={"help": "output folder (default reports/<timestamp>)"})
-    progress: bool = True
-
-
-PRESETS = {"quick": {"per_class": 10}, "full": {"per_class": 0}}
+from .config import PRESETS, BenchmarkConfig
+from .latency import measure_latency, write_latency_rows
+from .load_test import LoadTestError, require_loopback
+from .provenance import model_provenance
+from .summary import BASELINE_MODEL, format_table, summarise
+from .testsets import chosen_indices, iter_cells
 
 
 def default_cifar10c(config: BenchmarkConfig) -> Path | None:
@@ -52,28 +35,64 @@ def default_cifar10c(config: BenchmarkConfig) -> Path | None:
     return generated if (generated / "labels.npy").is_file() else None
 
 
+def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) -> dict:
+    cifar10c = default_cifar10c(config)
+    n_cells = 1 + len(config.corruptions) * len(config.severities)
+    n_per_cell = config.per_class * 10 if config.per_class > 0 else len(data.test_labels)
+    print(f"[benchmark] accuracy: {len(models)} model(s) x {n_cells} cells x {n_per_cell} images; corrupted images "
+          f"from {cifar10c or 'on-the-fly generation'}", flush=True)
+    client = PredictionClient(config.url, config.concurrency, config.timeout, config.retries)
+    cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c)
+    outcomes = measure_accuracy(client, models, cells, n_cells, n_per_cell, config.progress)
+    write_rows(accuracy_rows(outcomes), out / "accuracy.csv")
+    outcomes.save(out / "outcomes.npz")
+    summary = summarise(outcomes, BASELINE_MODEL, config.bootstrap, config.seed)
+    print(format_table(summary, n_per_cell), flush=True)
+    return {"models": summary, "n_per_cell": n_per_cell, "baseline_model": BASELINE_MODEL,
+            "cifar10c": str(cifar10c) if cifar10c else "generated on the fly (seeded)"}
+
+
+def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
+    models = resolve_model_names(config.latency_models)
+    print(f"[benchmark] latency: {', '.join(models)} at {', '.join(map(str, config.users))} Locust users, "
+          f"{config.stage_seconds:.0f} s each, next to onnxruntime in-process", flush=True)
+    images = data.test_images[chosen_indices(data.test_labels, 10, config.seed)]
+    rows, baselines, stages = measure_latency(config.url, models, config.users, config.stage_seconds, images,
+                                              out / "latency", config.artifacts, config.baseline_seconds,
+                                              show_progress=config.progress)
+    write_latency_rows(rows, out / "latency" / "latency.csv")
+    for row in rows:
+        print(f"  {row.model:<18} users {row.users:>3}: {row.requests_per_s:7.1f} req/s  p50 {row.p50_ms:6.1f} ms  "
+              f"p95 {row.p95_ms:6.1f}  p99 {row.p99_ms:6.1f}  failures {row.failures}  "
+              f"(p50 x{row.p50_ratio:.1f} onnxruntime; {100 * row.throughput_ratio:.0f}% of its images/s)", flush=True)
+    return {"models": models, "users": list(config.users), "stage_seconds": config.stage_seconds,
+            "onnxruntime": {m: [asdict(r) for r in b] for m, b in baselines.items()},
+            "failure_kinds": {f"{s.model} u{s.users}": s.failure_kinds for s in stages if s.failure_kinds}}
+
+
 def run(config: BenchmarkConfig) -> Path:
     started = time.time()
     models = resolve_model_names(config.models)
-    client = PredictionClient(config.url, config.concurrency, config.timeout, config.retries)
-    client.check_reachable()
+    if config.latency:
+        require_loopback(config.url)
+    PredictionClient(config.url).check_reachable()
     data = load_cifar10(config.data, config.data_dir)
-    cifar10c = default_cifar10c(config)
-    n_per_cell = config.per_class * 10 if config.per_class > 0 else len(data.test_labels)
-    print(f"[benchmark] {len(models)} model(s) x {1 + len(config.corruptions) * len(config.severities)} cells x "
-          f"{n_per_cell} images; corrupted images from {cifar10c or 'on-the-fly generation'}", flush=True)
-    cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c)
-    rows = measure_accuracy(client, models, cells, 1 + len(config.corruptions) * len(config.severities), n_per_cell,
-                            config.progress)
     out = config.out or reports_dir() / time.strftime("%Y%m%d-%H%M%S")
-    write_rows(rows, out / "accuracy.csv")
-    summary = summarise(rows)
-    write_json(out / "summary.json", {
-        "models": summary, "n_per_cell": n_per_cell, "data_source": data.source,
-        "data_source_kind": data.source_kind, "cifar10c": str(cifar10c) if cifar10c else "generated",
-        "config": config_to_dict(config), "run": run_record(started=started),
-    })
-    print(format_table(summary, n_per_cell))
+    out.mkdir(parents=True, exist_ok=True)
+    record: dict = {"profile": config.profile, "url": config.url, "data_source": data.source,
+                    "data_source_kind": data.source_kind, "seconds": {}}
+    record["model_files"] = {m: model_provenance(m, config.artifacts) for m in models}
+    if config.accuracy:
+        t0 = time.time()
+        record["accuracy"] = run_accuracy(config, models, data, out)
+        record["seconds"]["accuracy"] = round(time.time() - t0, 1)
+    if config.latency:
+        t0 = time.time()
+        record["latency"] = run_latency(config, data, out)
+        record["seconds"]["latency"] = round(time.time() - t0, 1)
+    record["config"] = config_to_dict(config)
+    record["run"] = run_record(started=started)
+    write_json(out / "summary.json", record)
     return out
 
 
@@ -85,14 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         announced.append(why)
         return profile
 
-    config = parse_config(BenchmarkConfig, argv, __doc__, PRESETS, resolve)
-    print(f"[benchmark] {announced[0]}", flush=True)
     try:
+        config = parse_config(BenchmarkConfig, argv, __doc__, PRESETS, resolve)
+        print(f"[benchmark] {announced[0]}", flush=True)
         out = run(config)
-    except (EndpointUnreachable, DataSourceError, CorruptionError, ValueError) as exc:
+    except (EndpointUnreachable, DataSourceError, CorruptionError, LoadTestError, FileNotFoundError, RuntimeError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"[benchmark] results in {out}")
+    print(f"[benchmark] results in {out}; `make report` (python -m benchmark.report) renders them")
     return 0
 
 

@@ -1,7 +1,9 @@
 """A concurrent HTTP client for the prediction endpoints.
 
-Keep-alive sessions, one per thread. Only failures to connect are retried (with backoff):
-a 4xx or 5xx is an answer, and is counted as a failed request, never silently re-sent or dropped.
+Keep-alive sessions, one per thread. Only failures to connect are retried (with backoff): the
+request never reached the server, so sending it again cannot count it twice. Any answer, a 4xx or
+a 5xx included, is final and is counted as a failed request, never silently re-sent or dropped; so
+is a read timeout (the server may have been working on it).
 """
 
 from __future__ import annotations
@@ -25,14 +27,24 @@ class Prediction:
     status: int  # HTTP status, or 0 when no answer came
     error: str = ""
 
+    @property
+    def failure_kind(self) -> str:
+        """What the failure report groups by: 'HTTP 400', 'ConnectionError', 'bad answer'..."""
+        if self.class_id is not None:
+            return ""
+        if self.status == 0:
+            return self.error or "no answer"
+        return f"HTTP {self.status}" if self.status != 200 else "answer without a class_id"
+
 
 class PredictionClient:
     def __init__(self, base_url: str, concurrency: int = 8, timeout: float = 30.0, retries: int = 3,
-                 token: str | None = None) -> None:
+                 token: str | None = None, backoff_s: float = 0.2) -> None:
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.timeout = timeout
         self.retries = retries
+        self.backoff_s = backoff_s
         self.headers = {"Content-Type": "image/png"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -57,11 +69,13 @@ class PredictionClient:
         for attempt in range(self.retries + 1):
             try:
                 response = self._session().post(url, data=body, headers=self.headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.ConnectionError as exc:  # includes ConnectTimeout, excludes ReadTimeout
                 if attempt == self.retries:
-                    return Prediction(None, 0, f"{type(exc).__name__}")
-                time.sleep(0.2 * 2**attempt)
+                    return Prediction(None, 0, type(exc).__name__)
+                time.sleep(self.backoff_s * 2**attempt)
                 continue
+            except requests.RequestException as exc:
+                return Prediction(None, 0, type(exc).__name__)
             if response.status_code != 200:
                 return Prediction(None, response.status_code, response.text[:200])
             try:

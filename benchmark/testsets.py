@@ -15,7 +15,7 @@ import numpy as np
 from robustcifar.corruptions import corrupt, open_cifar10c
 from robustcifar.datasets import CifarArrays, balanced_subset
 
-CLEAN = "clean"
+from .outcomes import CLEAN
 
 
 @dataclass

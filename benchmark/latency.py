@@ -1,0 +1,111 @@
+"""Latency and throughput of the served models, next to raw onnxruntime in-process.
+
+For each model: the onnxruntime baseline (a fresh process, batch 1 and the serving batch size),
+then one Locust stage per concurrency level. Every served figure is also given as a ratio to the
+baseline: latency percentiles to onnxruntime's at batch 1 (how many times slower one request is
+than one bare model call), requests/s to onnxruntime's best images/s (the share of the ceiling).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from robustcifar.artifacts import ModelArtifacts, ModelMeta
+
+from .load_test import StageResult, run_stage, write_image_bodies
+from .onnx_baseline import BaselineResult, measure_model
+
+
+@dataclass
+class LatencyRow:
+    """One line of latency.csv: one model at one concurrency level. Times in ms."""
+
+    model: str
+    users: int  # closed-loop Locust users: the offered concurrency
+    seconds: float
+    requests: int
+    failures: int
+    requests_per_s: float
+    in_flight: float  # requests/s x mean latency: the concurrency the server saw
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    ort_p50_ms: float  # raw onnxruntime, one image per call
+    ort_p95_ms: float
+    ort_p99_ms: float
+    ort_images_per_s: float  # raw onnxruntime, best over the measured batch sizes
+    p50_ratio: float  # served / onnxruntime
+    p95_ratio: float
+    p99_ratio: float
+    throughput_ratio: float  # served requests/s / onnxruntime images/s
+
+
+def ratio(served: float, raw: float) -> float:
+    return served / raw if raw and np.isfinite(raw) and raw > 0 else float("nan")
+
+
+def latency_row(stage: StageResult, baseline: list[BaselineResult]) -> LatencyRow:
+    single = min(baseline, key=lambda r: r.batch_size)
+    best = max(r.images_per_s for r in baseline)
+    return LatencyRow(
+        stage.model, stage.users, stage.seconds, stage.requests, stage.failures, stage.requests_per_s,
+        stage.in_flight, stage.mean_ms, stage.p50_ms, stage.p95_ms, stage.p99_ms, stage.max_ms,
+        single.p50_ms, single.p95_ms, single.p99_ms, best,
+        ratio(stage.p50_ms, single.p50_ms), ratio(stage.p95_ms, single.p95_ms), ratio(stage.p99_ms, single.p99_ms),
+        ratio(stage.requests_per_s, best),
+    )
+
+
+def baseline_for(model: str, artifacts_root: Path | None, batch_sizes: tuple[int, ...],
+                 seconds: float) -> list[BaselineResult]:
+    files = ModelArtifacts.for_model(model, artifacts_root)
+    if not files.onnx.is_file():
+        raise FileNotFoundError(f"no {files.onnx}: the onnxruntime baseline needs the exported model (`make export`)")
+    meta = ModelMeta.load(files.meta) if files.meta.is_file() else None
+    embedder = meta is not None and meta.kind == "embedder"
+    return measure_model(files.onnx, files.gallery if embedder else None, (meta.knn_k or 10) if embedder else 10,
+                         batch_sizes, seconds)
+
+
+def measure_latency(url: str, models: list[str], users: tuple[int, ...], stage_seconds: float, images: np.ndarray,
+                    out_dir: Path, artifacts_root: Path | None = None, baseline_seconds: float = 3.0,
+                    baseline_batch_sizes: tuple[int, ...] = (1, 16), show_progress: bool = True,
+                    ) -> tuple[list[LatencyRow], dict[str, list[BaselineResult]], list[StageResult]]:
+    bodies = write_image_bodies(images, out_dir / "request_bodies.npz")
+    rows, baselines, stages = [], {}, []
+    with tqdm(total=len(models) * (1 + len(users)), desc="latency stages", unit="stage",
+              disable=not show_progress) as progress:
+        for model in models:
+            progress.set_postfix(model=model, stage="onnxruntime")
+            baselines[model] = baseline_for(model, artifacts_root, baseline_batch_sizes, baseline_seconds)
+            progress.update(1)
+            for level in users:
+                progress.set_postfix(model=model, users=level)
+                stage = run_stage(url, model, level, stage_seconds, bodies, out_dir)
+                stages.append(stage)
+                rows.append(latency_row(stage, baselines[model]))
+                progress.update(1)
+    return rows, baselines, stages
+
+
+def write_latency_rows(rows: list[LatencyRow], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(LatencyRow.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+
+
+def read_latency_rows(path: Path) -> list[LatencyRow]:
+    types = {name: f.type for name, f in LatencyRow.__dataclass_fields__.items()}
+    with open(path, newline="") as f:
+        return [LatencyRow(**{k: (str(v) if types[k] in (str, "str") else
+                                  int(v) if types[k] in (int, "int") else float(v)) for k, v in row.items()})
+                for row in csv.DictReader(f)]

@@ -1,0 +1,53 @@
+"""The Locust user of the latency benchmark: POST test images to one model's prediction endpoint.
+
+Run by benchmark/load_test.py as `python -m locust -f benchmark/locustfile.py --headless ...`
+with two options of ours: --robustcifar-model (which endpoint) and --robustcifar-bodies (an .npz
+of PNG request bodies written by load_test.py). Users wait for each answer and send the next
+request at once (closed workload, no think time), so the number of users is the concurrency.
+
+For more load than one machine makes, the same file runs in Locust's distributed mode: start
+`--master` with these options and `--worker --master-host=...` processes on other machines
+(each needs this file and the bodies file).
+"""
+
+from __future__ import annotations
+
+from locust import FastHttpUser, constant, events, task
+
+from benchmark.request_bodies import read_bodies
+
+_bodies: list[bytes] = []
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser) -> None:
+    parser.add_argument("--robustcifar-model", type=str, default="", include_in_web_ui=False,
+                        help="model name: requests go to /predictions/<model>")
+    parser.add_argument("--robustcifar-bodies", type=str, default="", include_in_web_ui=False,
+                        help=".npz with 'blob' (uint8) and 'offsets': the PNG request bodies")
+
+
+@events.init.add_listener
+def load_bodies(environment, **_kwargs) -> None:
+    options = environment.parsed_options
+    if options is not None and options.robustcifar_bodies and not _bodies:
+        _bodies.extend(read_bodies(options.robustcifar_bodies))
+
+
+class PredictionUser(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.path = f"/predictions/{options.robustcifar_model}"
+        self.next_body = self.environment.runner.user_count if self.environment.runner else 0
+
+    @task
+    def predict(self) -> None:
+        body = _bodies[self.next_body % len(_bodies)]
+        self.next_body += 1
+        with self.client.post(self.path, data=body, headers={"Content-Type": "image/png"}, name=self.path,
+                              catch_response=True) as response:
+            # FastHttpUser already marks non-2xx answers as failures; a 200 must also carry a class.
+            if response.status_code == 200 and b'"class_id"' not in (response.content or b""):
+                response.failure("answer without a class_id")

@@ -1,0 +1,125 @@
+"""Raw onnxruntime in-process: what the served figures are compared with.
+
+`python -m benchmark.onnx_baseline --onnx model.onnx [--gallery gallery.npz --knn-k 10]` runs the
+exported network (and, for embedders, the same kNN vote the handler does) on random images for a
+few seconds per batch size, and prints one JSON line. No HTTP, no image decoding, no JSON: the
+ceiling that serving overheads are measured against.
+
+Each model is measured in a fresh subprocess (`measure_model`), with single-threaded BLAS, so no
+other thread pool (a previous session's, torch's OpenMP threads or numpy's BLAS threads, which keep
+spinning after work) competes with the onnxruntime pool being timed. Later sessions were once seen
+running on one core; in a plain process here four 2-thread sessions in a row all took 39-42 ms per
+batch of 16 at 2 cores' CPU, while numpy's BLAS pool next to onnxruntime did slow it 2.5x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from robustcifar.classes import NUM_CLASSES
+from robustcifar.config import parse_config
+from robustcifar.gallery import Gallery
+from robustcifar.knn import knn_classify
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.paths import project_root
+
+# The kNN vote is one small matrix product; numpy's BLAS pool would otherwise keep two threads
+# spinning after it, fighting onnxruntime's pool for the two cores: measured here, that made the
+# angular baseline 2.5x slower (batch 1: 8.8 ms instead of 3.5 ms; the network alone: 3.2 ms).
+SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass
+class BaselineConfig:
+    onnx: Path = Path("model.onnx")
+    gallery: Path | None = field(default=None, metadata={"help": "gallery.npz: also time the kNN vote (embedders)"})
+    knn_k: int = 10
+    batch_sizes: tuple[int, ...] = (1, 16)
+    seconds: float = 3.0
+    threads: int = field(default=0, metadata={"help": "onnxruntime intra-op threads (0: one per core)"})
+    warmup: int = 10
+    seed: int = 0
+
+
+@dataclass
+class BaselineResult:
+    """One batch size: per-call latency percentiles (ms) and images per second."""
+
+    batch_size: int
+    calls: int
+    images_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+
+
+def time_calls(run, batch: np.ndarray, seconds: float, warmup: int) -> BaselineResult:
+    for _ in range(warmup):
+        run(batch)
+    durations = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds or len(durations) < 5:
+        t0 = time.perf_counter()
+        run(batch)
+        durations.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    ms = np.array(durations) * 1000
+    return BaselineResult(len(batch), len(durations), len(durations) * len(batch) / elapsed,
+                          *(float(v) for v in np.percentile(ms, [50, 95, 99])), float(ms.mean()))
+
+
+def build_runner(config: BaselineConfig):
+    model = OnnxModel(config.onnx, threads=config.threads or (os.cpu_count() or 1))
+    if config.gallery is None:
+        return model.run
+    gallery = Gallery.load(config.gallery)
+
+    def embed_and_vote(batch: np.ndarray):
+        return knn_classify(model.run(batch), gallery.embeddings, gallery.labels, config.knn_k, NUM_CLASSES)
+
+    return embed_and_vote
+
+
+def measure(config: BaselineConfig) -> list[BaselineResult]:
+    run = build_runner(config)
+    rng = np.random.default_rng(config.seed)
+    return [time_calls(run, rng.integers(0, 256, (b, 32, 32, 3), dtype=np.uint8), config.seconds, config.warmup)
+            for b in config.batch_sizes]
+
+
+def measure_model(onnx: Path, gallery: Path | None, knn_k: int, batch_sizes: tuple[int, ...], seconds: float,
+                  threads: int = 0) -> list[BaselineResult]:
+    """Run `measure` in a fresh Python process and read its JSON line."""
+    command = [sys.executable, "-m", "benchmark.onnx_baseline", "--onnx", str(onnx), "--knn-k", str(knn_k),
+               "--seconds", str(seconds), "--threads", str(threads), "--batch-sizes", *map(str, batch_sizes)]
+    if gallery is not None:
+        command += ["--gallery", str(gallery)]
+    timeout = 120 + 2 * seconds * len(batch_sizes)
+    done = subprocess.run(command, cwd=project_root(), capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **SINGLE_THREADED_BLAS})
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"onnxruntime baseline failed on {onnx}: {(done.stderr or done.stdout).strip()[-500:]}")
+    return [BaselineResult(**r) for r in json.loads(lines[-1])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(BaselineConfig, argv, __doc__)
+    if not config.onnx.is_file():
+        print(f"error: no ONNX model at {config.onnx}", file=sys.stderr)
+        return 2
+    print(json.dumps([asdict(r) for r in measure(config)]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

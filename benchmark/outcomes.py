@@ -1,0 +1,63 @@
+"""Per-image outcomes of an accuracy run: which test image each model got right, in every cell.
+
+Every cell (clean, or a corruption x severity) holds the same test images in the same order, so
+column i is one test image under all its corruptions. The summary's intervals need that: the
+images, not the predictions, are the independent units (see statistics.py). Saved as
+outcomes.npz next to the long-form accuracy.csv, so the report can be rebuilt from the files alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CLEAN = "clean"
+
+
+@dataclass
+class Outcomes:
+    corruptions: list[str]  # per cell: "clean" or a CIFAR-10-C name
+    severities: list[int]  # per cell: 0 for clean, else 1-5
+    labels: np.ndarray  # (n,) the true class of each test image
+    correct: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (cells, n)
+    failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (cells, n): no usable answer
+    failures_by_status: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {"400": 3, ...}
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.correct)
+
+    @property
+    def n_images(self) -> int:
+        return len(self.labels)
+
+    def cell_index(self, corruption: str, severity: int) -> int | None:
+        for i, (c, s) in enumerate(zip(self.corruptions, self.severities)):
+            if c == corruption and s == severity:
+                return i
+        return None
+
+    def cells_of(self, corruptions) -> list[int]:
+        """Indices of every cell whose corruption is in `corruptions`, in run order."""
+        wanted = set(corruptions)
+        return [i for i, c in enumerate(self.corruptions) if c in wanted]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"corruptions": np.array(self.corruptions), "severities": np.array(self.severities),
+                  "labels": self.labels, "models": np.array(self.models)}
+        for i, model in enumerate(self.models):
+            arrays[f"correct_{i}"] = self.correct[model]
+            arrays[f"failed_{i}"] = self.failed[model]
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path, failures_by_status: dict | None = None) -> Outcomes:
+        with np.load(path) as f:
+            models = [str(m) for m in f["models"]]
+            return cls([str(c) for c in f["corruptions"]], [int(s) for s in f["severities"]], f["labels"],
+                       {m: f[f"correct_{i}"].astype(bool) for i, m in enumerate(models)},
+                       {m: f[f"failed_{i}"].astype(bool) for i, m in enumerate(models)},
+                       dict(failures_by_status or {}))

@@ -1,0 +1,214 @@
+"""The report's plots, as PNG files: accuracy vs severity, the corruption x model heatmap, latency
+percentiles and throughput vs concurrency. Each function returns False when the run has no data
+for its plot (then the report leaves it out and says so)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from robustcifar.model_specs import MODEL_NAMES
+
+from ..families import FAMILIES
+from ..latency import LatencyRow
+from ..outcomes import CLEAN
+
+DPI = 110
+
+
+def model_colour(model: str):
+    index = MODEL_NAMES.index(model) if model in MODEL_NAMES else len(MODEL_NAMES) + hash(model) % 5
+    return plt.get_cmap("tab10")(index % 10)
+
+
+def _save(fig, path: Path) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def _accuracy_table(rows: list[dict]) -> tuple[list[str], dict]:
+    """-> models in run order, {(model, corruption, severity): row}."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    return models, {(r["model"], r["corruption"], r["severity"]): r for r in rows}
+
+
+def _severities(rows: list[dict]) -> list[int]:
+    return sorted({r["severity"] for r in rows if r["corruption"] != CLEAN})
+
+
+def accuracy_by_family(rows: list[dict], path: Path) -> bool:
+    """One panel per corruption family, one line per model: accuracy (%) from clean (0) to severity 5."""
+    models, table = _accuracy_table(rows)
+    present = {c for (_, c, _) in table}
+    families = {f: [c for c in names if c in present] for f, names in FAMILIES.items()}
+    families = {f: names for f, names in families.items() if names}
+    if not families:
+        return False
+    severities = _severities(rows)
+    fig, axes = plt.subplots(1, len(families), figsize=(3.3 * len(families), 3.4), sharey=True, squeeze=False)
+    for ax, (family, names) in zip(axes[0], families.items()):
+        for model in models:
+            clean = table.get((model, CLEAN, 0))
+            ys = [100 * np.mean([table[(model, c, s)]["accuracy"] for c in names]) for s in severities]
+            xs = list(severities)
+            if clean is not None:
+                xs, ys = [0, *xs], [100 * clean["accuracy"], *ys]
+            ax.plot(xs, ys, marker="o", markersize=3, color=model_colour(model), label=model)
+        ax.set_title(f"{family} ({len(names)})", fontsize=10)
+        ax.set_xlabel("severity (0 = clean)")
+        ax.set_xticks([0, *severities])
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy %")
+    axes[0][0].set_ylim(0, 100)
+    axes[0][-1].legend(fontsize=8, loc="upper right")
+    fig.suptitle("Accuracy vs severity per corruption family (mean over the family's corruptions)", fontsize=11)
+    return _save(fig, path)
+
+
+def accuracy_by_corruption(rows: list[dict], path: Path) -> bool:
+    """Small multiples: one panel per corruption, one line per model with its 95% band."""
+    models, table = _accuracy_table(rows)
+    corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != CLEAN))
+    if not corruptions:
+        return False
+    severities = _severities(rows)
+    columns = 5
+    lines = math.ceil(len(corruptions) / columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.0 * columns, 2.4 * lines), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, corruption in zip(axes.flat, corruptions):
+        for model in models:
+            cells = [table.get((model, CLEAN, 0))] + [table[(model, corruption, s)] for s in severities]
+            xs = [0, *severities] if cells[0] is not None else list(severities)
+            cells = [c for c in cells if c is not None]
+            acc = [100 * c["accuracy"] for c in cells]
+            ax.plot(xs, acc, color=model_colour(model), label=model, linewidth=1.2)
+            ax.fill_between(xs, [100 * c["ci95_low"] for c in cells], [100 * c["ci95_high"] for c in cells],
+                            color=model_colour(model), alpha=0.12, linewidth=0)
+        ax.set_title(corruption, fontsize=9)
+        ax.set_xticks([0, *severities])
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    spare = list(axes.flat)[len(corruptions):]
+    for ax in spare:
+        ax.axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    (spare[-1] if spare else fig).legend(handles, labels, loc="center", fontsize=9)
+    fig.supxlabel("severity (0 = clean)")
+    fig.supylabel("accuracy % (band: 95% interval)")
+    return _save(fig, path)
+
+
+def corruption_heatmap(rows: list[dict], path: Path) -> bool:
+    """Corruptions (and clean) x models: accuracy % averaged over the severities."""
+    models, table = _accuracy_table(rows)
+    corruptions = list(dict.fromkeys(r["corruption"] for r in rows))
+    if not models or not corruptions:
+        return False
+    values = np.array([[100 * np.mean([r["accuracy"] for (m, c, _), r in table.items() if m == model and c == name])
+                        for model in models] for name in corruptions])
+    fig, ax = plt.subplots(figsize=(2.2 + 1.5 * len(models), 0.8 + 0.36 * len(corruptions)))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+    ax.set_yticks(range(len(corruptions)), corruptions)
+    for i in range(len(corruptions)):
+        for j in range(len(models)):
+            ax.text(j, i, f"{values[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if values[i, j] < 60 else "black")
+    fig.colorbar(image, ax=ax, label="accuracy % (mean over severities)")
+    ax.set_title("Accuracy per corruption and model")
+    return _save(fig, path)
+
+
+def _plain_log_axis(ax, values: list[float]) -> None:
+    """A log y axis that shows plain numbers (20, 50, 100) and spans every value, reference lines included."""
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    ax.set_yscale("log")
+    if finite:
+        ax.set_ylim(min(finite) / 1.3, max(finite) * 1.3)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _by_model(rows: list[LatencyRow]) -> dict[str, list[LatencyRow]]:
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row.model].append(row)
+    return {m: sorted(r, key=lambda row: row.users) for m, r in grouped.items()}
+
+
+def latency_percentiles(rows: list[LatencyRow], path: Path) -> bool:
+    """One panel per model: p50/p95/p99 latency vs Locust users, and one onnxruntime call (batch 1)."""
+    grouped = _by_model(rows)
+    if not grouped:
+        return False
+    fig, axes = plt.subplots(1, len(grouped), figsize=(4.2 * len(grouped), 3.6), squeeze=False)
+    for ax, (model, series) in zip(axes[0], grouped.items()):
+        users = [r.users for r in series]
+        for attr, style, label in (("p50_ms", "-", "p50"), ("p95_ms", "--", "p95"), ("p99_ms", ":", "p99")):
+            ax.plot(users, [getattr(r, attr) for r in series], style, marker="o", markersize=3,
+                    color=model_colour(model), label=label)
+        ax.axhline(series[0].ort_p50_ms, color="grey", linewidth=1, label="onnxruntime p50, 1 image")
+        ax.set_xscale("log", base=2)
+        _plain_log_axis(ax, [series[0].ort_p50_ms, *(getattr(r, a) for r in series for a in ("p50_ms", "p99_ms"))])
+        ax.set_xticks(users, [str(u) for u in users])
+        ax.set_xlabel("Locust users (concurrency)")
+        ax.set_title(model, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("latency ms (log)")
+    fig.suptitle("Latency percentiles vs concurrency", fontsize=11)
+    return _save(fig, path)
+
+
+def throughput(rows: list[LatencyRow], path: Path) -> bool:
+    """Requests/s vs Locust users, one line per model; dashed: onnxruntime's best images/s."""
+    grouped = _by_model(rows)
+    if not grouped:
+        return False
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for model, series in grouped.items():
+        users = [r.users for r in series]
+        ax.plot(users, [r.requests_per_s for r in series], marker="o", color=model_colour(model), label=model)
+        ax.axhline(series[0].ort_images_per_s, linestyle="--", linewidth=1, color=model_colour(model),
+                   label=f"{model}: onnxruntime in-process")
+    all_users = sorted({r.users for r in rows})
+    ax.set_xscale("log", base=2)
+    _plain_log_axis(ax, [v for r in rows for v in (r.requests_per_s, r.ort_images_per_s)])
+    ax.set_xticks(all_users, [str(u) for u in all_users])
+    ax.set_xlabel("Locust users (concurrency)")
+    ax.set_ylabel("requests/s (log)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title("Throughput vs concurrency")
+    return _save(fig, path)
+
+
+PLOTS = (
+    ("accuracy_by_family.png", "Accuracy vs severity per corruption family", accuracy_by_family, "accuracy"),
+    ("corruption_heatmap.png", "Corruption x model heatmap", corruption_heatmap, "accuracy"),
+    ("accuracy_by_corruption.png", "Accuracy vs severity for every corruption", accuracy_by_corruption, "accuracy"),
+    ("latency_percentiles.png", "Latency percentiles vs concurrency", latency_percentiles, "latency"),
+    ("throughput.png", "Throughput vs concurrency", throughput, "latency"),
+)
+
+
+def draw_all(accuracy_rows: list[dict], latency_rows: list[LatencyRow], folder: Path) -> list[tuple[str, str]]:
+    """Draw every plot the run has data for into folder/plots; -> [(relative path, title)]."""
+    drawn = []
+    for name, title, draw, source in PLOTS:
+        data = accuracy_rows if source == "accuracy" else latency_rows
+        if data and draw(data, folder / "plots" / name):
+            drawn.append((f"plots/{name}", title))
+    return drawn

@@ -1,0 +1,182 @@
+"""The per-model summary of an accuracy run, every figure with its 95% interval and its n.
+
+Per model: clean accuracy; the mean over the 15 benchmark corruptions and over the 4 extra
+("unseen") ones; mCE and relative mCE against the baseline model `ce_clean`; accuracy, CE and
+relative CE per corruption; the mean over the benchmark corruptions per severity; failed requests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
+
+from .corruption_error import (
+    accuracy_lost,
+    corruption_errors,
+    mean_over_corruptions,
+    relative_corruption_errors,
+)
+from .outcomes import CLEAN, Outcomes
+from .statistics import bootstrap_weights, mean_interval, percentile_interval, wilson_interval
+
+BASELINE_MODEL = "ce_clean"
+# A relative CE divides by the accuracy the baseline lost to a corruption (a CE by its errors). When
+# that is 0 or less in more than 2.5% of the bootstrap resamples, its own 95% interval reaches 0 and
+# the ratio's interval has no bound (as Fieller's interval of a ratio): it is reported as unbounded.
+UNBOUNDED_SHARE = 0.025
+
+
+def figure(value: float | None, interval: tuple[float, float], n: int, unbounded: bool = False) -> dict | None:
+    """The JSON shape of every reported figure: value, 95% interval ([null, null] when unbounded), and
+    the number of test images behind it."""
+    if value is None or not np.isfinite(value):
+        return None
+    low, high = interval
+    if unbounded:
+        return {"value": float(value), "ci95": [None, None], "n": int(n), "unbounded": True}
+    return {"value": float(value), "ci95": [float(low), float(high)], "n": int(n)}
+
+
+class ErrorGrids:
+    """Errors per (corruption, severity) of one model, measured and over bootstrap resamples of the images."""
+
+    def __init__(self, outcomes: Outcomes, model: str, weights: np.ndarray) -> None:
+        self.outcomes = outcomes
+        self.correct = outcomes.correct[model]
+        self.weights = weights
+
+    def accuracies(self, cells: list[int]) -> np.ndarray:
+        """(cells,) measured accuracy and (cells, resamples) resampled accuracy (float32: one matrix product)."""
+        measured = self.correct[cells].mean(axis=1)
+        resampled = self.correct[cells].astype(np.float32) @ self.weights.T / self.outcomes.n_images
+        return measured, resampled
+
+    def grid(self, corruptions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Errors (C, S) and (C, S, resamples) for corruptions that were all measured at the same severities."""
+        severities = sorted({s for c, s in zip(self.outcomes.corruptions, self.outcomes.severities)
+                             if c in corruptions})
+        cells = [[self.outcomes.cell_index(c, s) for s in severities] for c in corruptions]
+        if any(i is None for row in cells for i in row):
+            raise ValueError("corruptions measured at different severities; CE needs the same ones for all")
+        flat = [i for row in cells for i in row]
+        measured, resampled = self.accuracies(flat)
+        shape = (len(corruptions), len(severities))
+        return 1 - measured.reshape(shape), 1 - resampled.reshape(*shape, -1)
+
+    def clean_error(self) -> tuple[float, np.ndarray]:
+        measured, resampled = self.accuracies([self.outcomes.cell_index(CLEAN, 0)])
+        return 1 - measured[0], 1 - resampled[0]
+
+
+def unbounded_ratio(resampled_denominators: np.ndarray) -> np.ndarray:
+    """(C, resamples) -> (C,): True where the denominator is 0 or less in too many resamples."""
+    return np.mean(~(resampled_denominators > 0), axis=-1) > UNBOUNDED_SHARE
+
+
+def present(outcomes: Outcomes, corruptions) -> list[str]:
+    return [c for c in corruptions if c in set(outcomes.corruptions)]
+
+
+def mean_accuracy(outcomes: Outcomes, model: str, cells: list[int]) -> dict | None:
+    """Mean over cells of the same images; the interval is over the per-image mean scores."""
+    if not cells:
+        return None
+    per_image = outcomes.correct[model][cells].mean(axis=0)
+    return figure(float(per_image.mean()), mean_interval(per_image), outcomes.n_images)
+
+
+def clean_accuracy(outcomes: Outcomes, model: str) -> dict | None:
+    i = outcomes.cell_index(CLEAN, 0)
+    if i is None:
+        return None
+    correct = int(outcomes.correct[model][i].sum())
+    return figure(correct / outcomes.n_images, wilson_interval(correct, outcomes.n_images), outcomes.n_images)
+
+
+def corruption_error_figures(outcomes: Outcomes, model: str, baseline: str, corruptions: list[str],
+                             weights: np.ndarray) -> dict:
+    """CE and relative CE per corruption and their means, against `baseline`, with paired bootstrap intervals."""
+    if not corruptions or baseline not in outcomes.models or outcomes.cell_index(CLEAN, 0) is None:
+        return {"per_corruption": {}, "mce": None, "relative_mce": None}
+    mine, base = ErrorGrids(outcomes, model, weights), ErrorGrids(outcomes, baseline, weights)
+    (errors, errors_r), (base_errors, base_errors_r) = mine.grid(corruptions), base.grid(corruptions)
+    (clean, clean_r), (base_clean, base_clean_r) = mine.clean_error(), base.clean_error()
+    ce, ce_r = corruption_errors(errors, base_errors), corruption_errors(errors_r, base_errors_r)
+    rel = relative_corruption_errors(errors, clean, base_errors, base_clean)
+    rel_r = relative_corruption_errors(errors_r, clean_r, base_errors_r, base_clean_r)
+    # the baseline's own ratios are 1 in every resample where they are defined
+    ce_unbounded = unbounded_ratio(np.sum(base_errors_r, axis=1)) & (model != baseline)
+    rel_unbounded = unbounded_ratio(accuracy_lost(base_errors_r, base_clean_r)) & (model != baseline)
+    n = outcomes.n_images
+    per_corruption = {
+        c: {"ce": figure(ce[i], percentile_interval(ce_r[i]), n, bool(ce_unbounded[i])),
+            "relative_ce": figure(rel[i], percentile_interval(rel_r[i]), n, bool(rel_unbounded[i]))}
+        for i, c in enumerate(corruptions)
+    }
+    return {
+        "per_corruption": per_corruption,
+        "mce": figure(mean_over_corruptions(ce), percentile_interval(mean_over_corruptions(ce_r)), n,
+                      bool(np.any(ce_unbounded[np.isfinite(ce)]))),
+        "relative_mce": figure(mean_over_corruptions(rel), percentile_interval(mean_over_corruptions(rel_r)), n,
+                               bool(np.any(rel_unbounded[np.isfinite(rel)]))),
+        "relative_mce_corruptions": int(np.isfinite(rel).sum()),
+    }
+
+
+def per_severity(outcomes: Outcomes, model: str, corruptions: list[str]) -> dict[str, dict | None]:
+    severities = sorted({s for c, s in zip(outcomes.corruptions, outcomes.severities) if c in corruptions})
+    return {str(s): mean_accuracy(outcomes, model, [i for i, (c, sev) in enumerate(
+        zip(outcomes.corruptions, outcomes.severities)) if c in corruptions and sev == s]) for s in severities}
+
+
+def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.ndarray) -> dict:
+    benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
+    seen_ce = corruption_error_figures(outcomes, model, baseline, benchmark, weights)
+    unseen_ce = corruption_error_figures(outcomes, model, baseline, extra, weights)
+    per_corruption = {}
+    for c in benchmark + extra:
+        errors = (seen_ce if c in benchmark else unseen_ce)["per_corruption"].get(c, {})
+        per_corruption[c] = {"accuracy": mean_accuracy(outcomes, model, outcomes.cells_of([c])),
+                             "ce": errors.get("ce"), "relative_ce": errors.get("relative_ce")}
+    return {
+        "clean": clean_accuracy(outcomes, model),
+        "benchmark_mean": mean_accuracy(outcomes, model, outcomes.cells_of(benchmark)),
+        "extra_mean": mean_accuracy(outcomes, model, outcomes.cells_of(extra)),
+        "mce": seen_ce["mce"],
+        "relative_mce": seen_ce["relative_mce"],
+        "unseen_mce": unseen_ce["mce"],
+        "unseen_relative_mce": unseen_ce["relative_mce"],
+        "per_corruption": per_corruption,
+        "per_severity": per_severity(outcomes, model, benchmark),
+        "failed_requests": int(outcomes.failed[model].sum()),
+        "requests": int(outcomes.failed[model].size),
+        "failures_by_status": outcomes.failures_by_status.get(model, {}),
+    }
+
+
+def summarise(outcomes: Outcomes, baseline: str = BASELINE_MODEL, resamples: int = 1000, seed: int = 0) -> dict:
+    """model -> summary; CE figures are None when the baseline model was not part of the run."""
+    weights = bootstrap_weights(outcomes.n_images, resamples, seed)
+    return {model: summarise_model(outcomes, model, baseline, weights) for model in outcomes.models}
+
+
+def format_table(summary: dict[str, dict], n_per_cell: int, baseline: str = BASELINE_MODEL) -> str:
+    """The console table: every figure with its 95% interval."""
+    def pct(fig: dict | None) -> str:
+        if fig is None:
+            return "n/a"
+        low, high = fig["ci95"]
+        if low is None:
+            return f"{100 * fig['value']:5.1f} [unbounded]"
+        return f"{100 * fig['value']:5.1f} [{100 * low:4.1f}-{100 * high:5.1f}]"
+
+    head = (f"{'model':<18} {'clean %':>18} {'15 benchmark %':>18} {'4 unseen %':>18} {'mCE %':>19} "
+            f"{'rel. mCE %':>19} {'failed':>6}")
+    lines = [head]
+    for model, s in summary.items():
+        lines.append(f"{model:<18} {pct(s['clean']):>18} {pct(s['benchmark_mean']):>18} {pct(s['extra_mean']):>18} "
+                     f"{pct(s['mce']):>19} {pct(s['relative_mce']):>19} {s['failed_requests']:>6}")
+    lines.append(f"(n = {n_per_cell} test images per cell; [95% interval]; a failed request counts as wrong; "
+                 f"mCE against {baseline}; per-cell figures in accuracy.csv)")
+    return "\n".join(lines)

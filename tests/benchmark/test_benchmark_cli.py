@@ -1,0 +1,65 @@
+"""`python -m benchmark` end to end against the stub server: accuracy, Locust, onnxruntime, report."""
+
+import csv
+import json
+
+import pytest
+
+from benchmark.__main__ import main
+from benchmark.report.__main__ import main as report_main
+from robustcifar.artifacts import ModelMeta, sha256_file
+from robustcifar.classes import CLASS_NAMES
+
+pytestmark = pytest.mark.slow
+
+
+def fake_artifacts(root, tiny_onnx):
+    onnx = tiny_onnx(root / "ce_clean" / "model.onnx")
+    ModelMeta(name="ce_clean", kind="classifier", class_names=list(CLASS_NAMES), output_name="logits",
+              onnx_sha256=sha256_file(onnx)).save(root / "ce_clean" / "meta.json")
+    return root
+
+
+def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_path, tiny_onnx, capsys):
+    url, counts = stub_server
+    artifacts, out = fake_artifacts(tmp_path / "artifacts", tiny_onnx), tmp_path / "run"
+    code = main(["--url", url, "--profile", "quick", "--data", str(tiny_image_folder), "--data-dir",
+                 str(tmp_path / "data"), "--per-class", "2", "--corruptions", "gaussian_noise", "speckle_noise",
+                 "--severities", "1", "2", "--latency-models", "ce_clean", "--users", "2", "--stage-seconds", "2",
+                 "--baseline-seconds", "0.2", "--bootstrap", "100", "--artifacts", str(artifacts), "--out", str(out),
+                 "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    with open(out / "accuracy.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * 5  # 4 models x (clean + 2 corruptions x 2 severities)
+    # the stub's ce_clean always answers class 0: exactly 2 of the 20 class-balanced images are right
+    assert {(r["correct"], r["n"], r["failed"]) for r in rows if r["model"] == "ce_clean"} == {("2", "20", "0")}
+    # angular answers 503: every request failed, counted as wrong, and reported
+    assert {(r["correct"], r["failed"]) for r in rows if r["model"] == "angular"} == {("0", "20")}
+    summary = json.loads((out / "summary.json").read_text())
+    models = summary["accuracy"]["models"]
+    assert models["ce_clean"]["clean"]["value"] == pytest.approx(0.1)
+    assert models["ce_clean"]["mce"]["value"] == pytest.approx(1.0)
+    assert models["angular"]["failures_by_status"] == {"HTTP 503": 100}
+    assert summary["model_files"]["ce_clean"]["onnx_matches_meta"] is True
+    assert summary["model_files"]["angular"]["onnx_sha256"] is None
+    assert summary["run"]["git_commit"] and summary["data_source_kind"]
+    assert [b["batch_size"] for b in summary["latency"]["onnxruntime"]["ce_clean"]] == [1, 16]
+    with open(out / "latency" / "latency.csv") as f:
+        (stage,) = list(csv.DictReader(f))
+    assert stage["model"] == "ce_clean" and stage["users"] == "2" and int(stage["requests"]) > 0
+    assert float(stage["throughput_ratio"]) > 0
+    assert counts["ce_clean"] >= 100 + int(stage["requests"])
+    assert report_main(["--run", str(out), "--artifacts", str(artifacts)]) == 0
+    assert (out / "index.html").is_file() and (out / "summary.md").is_file()
+
+
+def test_unreachable_server_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--url", "http://127.0.0.1:9", "--no-latency", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nothing answers") and "Traceback" not in err
+
+
+def test_a_remote_load_test_target_is_refused(capsys):
+    assert main(["--url", "http://192.0.2.1:8080"]) == 2
+    assert "loopback" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+import socket
+
+import pytest
+
+from benchmark.client import EndpointUnreachable, PredictionClient
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_good_answer_gives_the_class(stub_server):
+    url, counts = stub_server
+    prediction = PredictionClient(url).predict("ce_clean", b"png")
+    assert (prediction.class_id, prediction.status, prediction.failure_kind) == (0, 200, "")
+    assert counts["ce_clean"] == 1
+
+
+def test_a_4xx_answer_is_counted_as_failed_and_never_retried(stub_server):
+    url, counts = stub_server
+    prediction = PredictionClient(url, retries=3, backoff_s=0).predict("bad", b"png")
+    assert prediction.class_id is None and prediction.status == 400
+    assert prediction.failure_kind == "HTTP 400"
+    assert counts["bad"] == 1
+
+
+def test_a_5xx_answer_is_not_retried_either(stub_server):
+    url, counts = stub_server
+    predictions = PredictionClient(url, concurrency=4, retries=3, backoff_s=0).predict_many(
+        "angular", [b"a", b"b", b"c"], progress=False)
+    assert [p.failure_kind for p in predictions] == ["HTTP 503"] * 3
+    assert counts["angular"] == 3
+
+
+def test_a_dropped_connection_is_retried(stub_server):
+    url, counts = stub_server
+    prediction = PredictionClient(url, retries=2, backoff_s=0).predict("flaky", b"first body")
+    assert prediction.class_id == 0
+    assert counts["flaky"] == 2  # dropped once, answered on the retry
+
+
+def test_connection_errors_give_up_after_the_retries():
+    prediction = PredictionClient(closed_port_url(), retries=2, backoff_s=0).predict("ce_clean", b"png")
+    assert prediction.class_id is None and prediction.status == 0
+    assert prediction.failure_kind == "ConnectionError"
+
+
+def test_unreachable_endpoint_is_a_clear_error():
+    with pytest.raises(EndpointUnreachable, match="make serve"):
+        PredictionClient(closed_port_url()).check_reachable()
