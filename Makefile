@@ -16,7 +16,7 @@ STAMP := $(VENV)/.requirements-installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help all requirements system-requirements train-all train export archives serve stop status \
-        benchmark report cifar10c test lint clean distclean
+        benchmark report cifar10c test test-requirements lint clean distclean
 
 help:
 	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|full)"
@@ -91,7 +91,11 @@ report: requirements
 cifar10c: requirements
 	$(PY) -m benchmark.cifar10c_folder
 
-test: requirements
+# The report's browser test needs Chromium (Debian's package; installed when missing).
+test-requirements:
+	@bash $(ROOT)/benchmark/report/install-chromium.sh >/dev/null
+
+test: requirements test-requirements
 	$(PY) -m pytest
 
 lint: requirements
