@@ -168,7 +168,7 @@ def _headers(token: str | None) -> dict[str, str]:
 
 def _workers_ready(config: ServeConfig, name: str, token: str | None) -> bool:
     try:
-        response = requests.get(f"{config.url(config.management_port)}/models/{name}", timeout=5,
+        response = requests.get(f"{config.internal_url(config.management_port)}/models/{name}", timeout=5,
                                 headers=_headers(token))
         workers = response.json()[0].get("workers", []) if response.ok else []
     except (requests.RequestException, ValueError, IndexError, KeyError):
@@ -178,7 +178,7 @@ def _workers_ready(config: ServeConfig, name: str, token: str | None) -> bool:
 
 def _answers(config: ServeConfig, name: str, probe: bytes, token: str | None) -> bool:
     try:
-        response = requests.post(f"{config.url(config.inference_port)}/predictions/{name}", data=probe,
+        response = requests.post(f"{config.public_url()}/predictions/{name}", data=probe,
                                  timeout=30, headers=_headers(token))
         return response.status_code == 200 and "label" in response.json()
     except (requests.RequestException, ValueError):

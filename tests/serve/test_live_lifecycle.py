@@ -1,0 +1,111 @@
+"""`python -m serve start/status/stop` as `make serve` / `make stop` run it, on a real TorchServe:
+waiting for every model, refusing a second start, token authorization, a model that never gets
+ready, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from fakeserving import (
+    ROOT,
+    free_ports,
+    png,
+    port_options,
+    processes_mentioning,
+    worker_environment,
+    write_tiny_model,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def serve(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **worker_environment()}
+    return subprocess.run([sys.executable, "-m", "serve", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False, env=env)
+
+
+def assert_ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory):
+    """Two tiny models served with token authorization on, started and stopped by the CLI."""
+    root = tmp_path_factory.mktemp("lifecycle")
+    write_tiny_model(root / "artifacts", "ce_clean", "classifier")
+    write_tiny_model(root / "artifacts", "angular", "embedder")
+    ports = free_ports(6)
+    args = ["--models", "ce_clean,angular", "--artifacts", str(root / "artifacts"), "--state-dir",
+            str(root / "state"), *port_options(ports), "--token-auth", "--startup-timeout", "180"]
+    assert_ok(serve("archive", *args))
+    started = serve("start", *args)
+    try:
+        yield {"args": args, "ports": ports, "state": root / "state", "start": started}
+    finally:
+        stopped = serve("stop", *args)
+    assert_ok(started)
+    assert "stopped TorchServe" in assert_ok(stopped)
+    assert processes_mentioning(str(root / "state")) == [], "serving processes survived `serve stop`"
+    assert "not running" in serve("status", *args).stdout
+    assert "was not running" in assert_ok(serve("stop", *args))
+
+
+def keys(token_server) -> dict:
+    return json.loads((token_server["state"] / "key_file.json").read_text())
+
+
+def test_start_waits_for_every_model(token_server):
+    output = assert_ok(token_server["start"])
+    assert "ce_clean is ready" in output and "angular is ready" in output
+    assert output.index("angular is ready") < output.index("all 2 models answer")
+
+
+def test_second_start_says_it_is_running(token_server):
+    output = assert_ok(serve("start", *token_server["args"]))
+    assert "already running" in output
+    assert "running" in assert_ok(serve("status", *token_server["args"]))
+
+
+def test_inference_needs_the_token(token_server):
+    url = f"http://127.0.0.1:{token_server['ports'][0]}/predictions/ce_clean"
+    refused = requests.post(url, data=png(), timeout=30)
+    assert refused.status_code in (400, 401, 403) and "Token" in refused.text
+    token = keys(token_server)["inference"]["key"]
+    answered = requests.post(url, data=png(), timeout=30, headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 200 and answered.json()["model"] == "ce_clean"
+
+
+def test_management_needs_its_own_token(token_server):
+    url = f"http://127.0.0.1:{token_server['ports'][2]}/models"
+    assert requests.get(url, timeout=30).status_code in (400, 401, 403)
+    inference_token = keys(token_server)["inference"]["key"]
+    assert requests.get(url, timeout=30, headers={"Authorization": f"Bearer {inference_token}"}).status_code != 200
+    token = keys(token_server)["management"]["key"]
+    listed = requests.get(url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200
+    assert {m["modelName"] for m in listed.json()["models"]} == {"ce_clean", "angular"}
+
+
+def test_a_model_that_never_gets_ready_times_out_with_the_log_tail(tmp_path):
+    artifacts = tmp_path / "artifacts"
+    write_tiny_model(artifacts, "ce_clean", "classifier")
+    write_tiny_model(artifacts, "ce_corrupted", "classifier")
+    (artifacts / "ce_corrupted" / "model.onnx").write_bytes(b"not an onnx model")
+    args = ["--models", "ce_clean,ce_corrupted", "--artifacts", str(artifacts), "--state-dir", str(tmp_path / "state"),
+            *port_options(free_ports(6)), "--startup-timeout", "15"]
+    assert_ok(serve("archive", *args))
+    result = serve("start", *args)
+    assert result.returncode == 1
+    assert "ce_clean is ready" in result.stdout
+    assert "ce_corrupted not ready after 15 s" in result.stderr
+    assert "--- last lines of" in result.stderr and "model_log.log" in result.stderr
+    assert "ce_corrupted" in result.stderr.split("--- last lines of", 1)[1]
+    assert processes_mentioning(str(tmp_path / "state")) == [], "a failed start left processes behind"
+    assert "not running" in serve("status", *args).stdout
