@@ -58,7 +58,18 @@ class ServerFiles:
         return self.logs / f"{process}_console.log"
 
 
+def _reap(pgid: int) -> None:
+    """Collect the exit status of our own children in the group (when this process started them):
+    a zombie still counts as a group member, and would look alive until its parent exits."""
+    try:
+        while os.waitpid(-pgid, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def _alive(pgid: int) -> bool:
+    _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -23,7 +23,7 @@ from robustcifar.classes import CLASS_NAMES
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import encode_png
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EMBEDDING_DIM = 128
 
 
