@@ -27,6 +27,7 @@ from .config import ServeConfig, render_properties
 from .edge import find_nginx, render_nginx_conf
 
 STOP_GRACE_S = 20.0
+LOG_CONFIG = Path(__file__).with_name("log4j2.xml")
 PROCESSES = ("torchserve", "edge")
 
 
@@ -138,7 +139,8 @@ def _spawn(command: list[str], files: ServerFiles, name: str, env: dict[str, str
 def _torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, models: list[str]) -> list[str]:
     torchserve = Path(sys.executable).with_name("torchserve")
     command = [str(torchserve), "--start", "--foreground", "--ncs", "--ts-config", str(files.properties),
-               "--model-store", str(store), "--models", *[f"{m}={m}.mar" for m in models]]
+               "--log-config", str(LOG_CONFIG), "--model-store", str(store),
+               "--models", *[f"{m}={m}.mar" for m in models]]
     return command if config.token_auth else command + ["--disable-token-auth"]
 
 

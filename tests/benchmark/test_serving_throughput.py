@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import numpy as np
 import onnx
@@ -32,9 +33,9 @@ class FakePredictions(BaseHTTPRequestHandler):
     prediction, anything else with 400; counts the bodies it received. GET /metrics: batch counters."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as TorchServe's edge
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
 
-    def do_POST(self):  # noqa: N802 - the http.server naming
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         FakePredictions.bodies.append(body)
         time.sleep(0.005)
@@ -45,12 +46,12 @@ class FakePredictions(BaseHTTPRequestHandler):
         else:
             self._answer(400, b'{"error": "bad", "detail": "x"}')
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self._answer(200, (
-            '# TYPE InferenceBatches counter\n'
-            'InferenceBatches{ModelName="good",Level="Model",Hostname="h"} 10.0\n'
-            'InferenceBatches{ModelName="other",Level="Model",Hostname="h"} 99.0\n'
-            'InferenceBatchImages{ModelName="good",Level="Model",Hostname="h"} 40.0\n').encode())
+            b'# TYPE InferenceBatches counter\n'
+            b'InferenceBatches{ModelName="good",Level="Model",Hostname="h"} 10.0\n'
+            b'InferenceBatches{ModelName="other",Level="Model",Hostname="h"} 99.0\n'
+            b'InferenceBatchImages{ModelName="good",Level="Model",Hostname="h"} 40.0\n'))
 
     def _answer(self, status: int, body: bytes) -> None:
         self.send_response(status)
