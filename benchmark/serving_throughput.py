@@ -5,16 +5,17 @@
 
 1. Raw onnxruntime on the same model.onnx the server loaded, in-process, at batch 1, 4, 16, 64,
    with the session options of the server's workers (threads, no spinning). Each batch size runs
-   in a fresh process: a second session created in a process that already ran one can be much
-   slower, so reusing one process would understate the later figures.
+   in a fresh process, so that no figure depends on what ran before it in the same process.
 2. The endpoint at concurrency 1, 4, 16, 64: a closed loop of N threads, each with one keep-alive
    connection, sending the next 32x32 PNG as soon as the previous answer arrived. The client is
    plain http.client (no requests, no JSON parsing) so that it takes little of a small machine's
    CPU; its CPU time is measured and printed.
 
-Figures go to stdout and to reports/serving_throughput.json. Nothing is asserted: the targets
-(endpoint at concurrency 16 >= 80% of raw at batch 16; p50 at concurrency 1 within 5 ms of raw at
-batch 1) are printed next to the measured figures.
+Every level also reports how many cores the whole machine kept busy meanwhile: raw onnxruntime
+alone keeps about its thread count busy, so more means someone else's work was running and the
+figure is suspect. Figures go to stdout and to reports/serving_throughput.json. Nothing is
+asserted: the targets (endpoint at concurrency 16 >= 80% of raw at batch 16; p50 at concurrency 1
+within 5 ms of raw at batch 1) are printed next to the measured figures.
 """
 
 from __future__ import annotations
@@ -73,6 +74,19 @@ class LevelResult:
     failed: int = 0
     client_cpu_share: float | None = None  # client CPU seconds per wall second (1.0 = one core)
     mean_batch: float | None = None
+    machine_busy: float | None = None  # busy cores of the whole machine meanwhile (others' work shows here)
+
+
+def cpu_counters() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total * (os.cpu_count() or 1) if total > 0 else float("nan")
 
 
 @dataclass
@@ -150,12 +164,13 @@ def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, d
     load = ClosedLoopLoad(url, body, concurrency, token)
     load.start()
     time.sleep(warmup_s)
-    begin, cpu_begin = time.perf_counter(), time.process_time()
+    begin, cpu_begin, machine_begin = time.perf_counter(), time.process_time(), cpu_counters()
     time.sleep(duration_s)
-    end, cpu_end = time.perf_counter(), time.process_time()
+    end, cpu_end, machine_end = time.perf_counter(), time.process_time(), cpu_counters()
     load.stop()
     result = window_result(concurrency, load.samples, begin, end)
     result.client_cpu_share = (cpu_end - cpu_begin) / (end - begin)
+    result.machine_busy = busy_cores(machine_begin, machine_end)
     return result, failure_summary([s for s in load.samples if begin <= s.started <= end])
 
 
@@ -169,14 +184,16 @@ def raw_onnxruntime(onnx_path: str, batch: int, threads: int, warmup_s: float, d
     while time.perf_counter() < deadline:
         model.run(pixels)
     latencies = []
-    begin = time.perf_counter()
+    begin, machine_begin = time.perf_counter(), cpu_counters()
     while time.perf_counter() - begin < duration_s:
         started = time.perf_counter()
         model.run(pixels)
         latencies.append(time.perf_counter() - started)
     elapsed = time.perf_counter() - begin
     p50, p90, p99 = (float(np.percentile(latencies, q)) * 1e3 for q in (50, 90, 99))
-    return LevelResult(batch, batch * len(latencies) / elapsed, p50, p90, p99, len(latencies))
+    result = LevelResult(batch, batch * len(latencies) / elapsed, p50, p90, p99, len(latencies))
+    result.machine_busy = busy_cores(machine_begin, cpu_counters())
+    return result
 
 
 def measure_raw(onnx_path: Path, batch: int, threads: int, warmup_s: float, duration_s: float) -> LevelResult:
@@ -215,13 +232,14 @@ def mean_batch(before: tuple[float, float] | None, after: tuple[float, float] | 
 
 def format_rows(title: str, unit: str, rows: list[LevelResult]) -> str:
     header = (f"  {'level':>5}  {unit:>9}  {'p50 ms':>7}  {'p90 ms':>7}  {'p99 ms':>7}  {'n':>6}  "
-              f"{'failed':>6}  {'batch':>5}  {'client CPU':>10}")
+              f"{'failed':>6}  {'batch':>5}  {'client CPU':>10}  {'busy cores':>10}")
     lines = [title, header]
     for r in rows:
         batch = f"{r.mean_batch:5.1f}" if r.mean_batch is not None else "    -"
         cpu = f"{r.client_cpu_share:10.2f}" if r.client_cpu_share is not None else "         -"
+        busy = f"{r.machine_busy:10.2f}" if r.machine_busy is not None else "         -"
         lines.append(f"  {r.level:>5}  {r.per_second:9.1f}  {r.p50_ms:7.2f}  {r.p90_ms:7.2f}  {r.p99_ms:7.2f}  "
-                     f"{r.measured:>6}  {r.failed:>6}  {batch}  {cpu}")
+                     f"{r.measured:>6}  {r.failed:>6}  {batch}  {cpu}  {busy}")
     return "\n".join(lines)
 
 
