@@ -38,7 +38,7 @@ from robustcifar.imaging import encode_png
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
 
-from .serving_throughput import ClosedLoopLoad, Sample
+from .serving_throughput import ClosedLoopLoad, Sample, failure_summary
 
 RECOVERY_GRACE_S = 5.0
 SETTLE_AFTER_RESTART_S = 30.0
@@ -221,8 +221,10 @@ def summarise(config: SoakConfig, samples: list[Sample], start: float, snapshots
     print(f"[soak] {len(samples)} requests in {config.duration_s:.0f} s at concurrency {config.concurrency}: "
           f"{len(good) / config.duration_s:.1f} req/s, p50 {np.percentile(good, 50) * 1e3:.2f} ms, "
           f"p99 {np.percentile(good, 99) * 1e3:.2f} ms" if good else "[soak] no request succeeded")
+    statuses = failure_summary(samples)
     print(f"[soak] failed requests: {other} outside the kill window"
-          + (f", {during_kill} around the kill" if kill else ""))
+          + (f", {during_kill} around the kill" if kill else "")
+          + (f"; by status (0: no answer): {statuses}" if statuses else ""))
     if kill is not None:
         restart = (f"restarted after {kill.recovered_at_s - kill.at_s:.1f} s" if kill.recovered_at_s is not None
                    else "NOT restarted before the end")
@@ -241,6 +243,7 @@ def summarise(config: SoakConfig, samples: list[Sample], start: float, snapshots
         "requests": len(samples),
         "succeeded": len(good),
         "failed_outside_kill_window": other,
+        "failed_by_status": {str(k): v for k, v in statuses.items()},
         "kill": asdict(kill) if kill else None,
         "memory_growth_mb": growth,
         "memory_reference_s": reference_s,
