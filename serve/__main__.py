@@ -48,11 +48,12 @@ def start(config: ServeConfig, models: list[str]) -> int:
     busy += [f"{LOOPBACK}:{p}" for p in config.loopback_ports() if port_in_use(LOOPBACK, p)]
     if busy:
         raise ServerError(f"{', '.join(busy)} taken by another program; stop it or pick other ports")
+    log_since = ServerFiles(config.resolved_state_dir()).ts_log_size()
     groups = launch(config, models)
     print(f"[serve] starting TorchServe and its edge (process groups {groups}); logs in {files.logs}", flush=True)
     probe = encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
     try:
-        wait_until_ready(config, models, probe, report=lambda m: print(m, flush=True))
+        wait_until_ready(config, models, probe, report=lambda m: print(m, flush=True), log_since=log_since)
     except ServerError:
         stop(config)
         raise

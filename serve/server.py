@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,9 @@ from .config import ServeConfig, render_properties
 from .edge import find_nginx, render_nginx_conf
 
 STOP_GRACE_S = 20.0
+# A model whose worker failed to load this often is broken (a bad model.onnx, a missing package):
+# TorchServe would retry forever, so start-up stops here rather than at the timeout.
+LOAD_ATTEMPTS = 3
 LOG_CONFIG = Path(__file__).with_name("log4j2.xml")
 PROCESSES = ("torchserve", "edge")
 
@@ -57,6 +61,14 @@ class ServerFiles:
 
     def console_log(self, process: str) -> Path:
         return self.logs / f"{process}_console.log"
+
+    @property
+    def ts_log(self) -> Path:
+        return self.logs / "ts_log.log"
+
+    def ts_log_size(self) -> int:
+        """Where this start's lines will begin: the log is appended to across starts."""
+        return self.ts_log.stat().st_size if self.ts_log.is_file() else 0
 
 
 def _reap(pgid: int) -> None:
@@ -198,8 +210,21 @@ def _answers(config: ServeConfig, name: str, probe: bytes, token: str | None) ->
         return False
 
 
-def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, report=print) -> None:
-    """Block until every model has READY workers and answers a real prediction, or raise."""
+def load_failures(files: ServerFiles, name: str, since: int) -> int:
+    """How often TorchServe reported that `name` failed to load, in ts_log.log from byte `since`."""
+    try:
+        with open(files.ts_log, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(rf"Load model failed: {re.escape(name)},", text))
+
+
+def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, report=print, log_since: int = 0) -> None:
+    """Block until every model has READY workers and answers a real prediction, or raise: when
+    a process exits, when a model failed to load LOAD_ATTEMPTS times, or at the start-up timeout.
+    `log_since` is where this start's lines begin in ts_log.log."""
     files = ServerFiles(config.resolved_state_dir())
     deadline = time.monotonic() + config.startup_timeout
     pending = list(models)
@@ -207,6 +232,10 @@ def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, repor
         dead = [name for name in PROCESSES if name not in running_groups(files)]
         if dead:
             raise ServerError(f"{' and '.join(dead)} exited during start-up\n{log_tail(files)}")
+        broken = [name for name in pending if load_failures(files, name, log_since) >= LOAD_ATTEMPTS]
+        if broken:
+            raise ServerError(f"{', '.join(broken)} failed to load {LOAD_ATTEMPTS} times; the cause is in "
+                              f"the log\n{log_tail(files)}")
         if time.monotonic() > deadline:
             raise ServerError(f"{', '.join(pending)} not ready after {config.startup_timeout:.0f} s\n{log_tail(files)}")
         tokens = api_tokens(files)
