@@ -42,6 +42,8 @@ class ServeConfig:
     jvm_options: str = field(default="-XX:+UseSerialGC -XX:TieredStopAtLevel=1", metadata={
         "help": "options for TorchServe's JVM ('' for the JVM's defaults)"})
     token_auth: bool = field(default=False, metadata={"help": "require TorchServe's API tokens (key_file.json)"})
+    token_expiration_min: float = field(default=60.0, metadata={
+        "help": "lifetime of the inference and management keys; renew them with the API key (README)"})
     startup_timeout: float = 300.0
     response_timeout_s: int = 60
 
@@ -111,6 +113,8 @@ def render_properties(config: ServeConfig, model_store: Path) -> str:
         # Log lines are written by a background thread, not by the thread answering the request.
         "async_logging": "true",
     }
+    if config.token_auth:
+        lines["token_expiration_min"] = f"{config.token_expiration_min:g}"
     if config.jvm_options.strip():
         lines["vmargs"] = config.jvm_options.strip()
     return "".join(f"{key}={value}\n" for key, value in lines.items())

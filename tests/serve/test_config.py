@@ -54,8 +54,9 @@ def test_literal_regex_matches_only_itself_after_properties_unescaping(text):
 
 
 def test_token_auth_and_limits_follow_the_config():
-    props = read_properties(render_properties(ServeConfig(token_auth=True, max_request_mb=2.5), Path("/s")))
-    assert props["disable_token_authorization"] == "false"
+    config = ServeConfig(token_auth=True, token_expiration_min=1440, max_request_mb=2.5)
+    props = read_properties(render_properties(config, Path("/s")))
+    assert props["disable_token_authorization"] == "false" and props["token_expiration_min"] == "1440"
     assert props["max_request_size"] == str(int(2.5 * 1024 * 1024))
     assert props["decode_input_request"] == "false" and props["metrics_mode"] == "prometheus"
     assert Path(props["metrics_config"]) == METRICS_CONFIG and METRICS_CONFIG.is_file()

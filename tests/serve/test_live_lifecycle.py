@@ -94,6 +94,19 @@ def test_management_needs_its_own_token(token_server):
     assert {m["modelName"] for m in listed.json()["models"]} == {"ce_clean", "angular"}
 
 
+def test_the_inference_key_is_renewed_with_the_api_key(token_server):
+    old = keys(token_server)["inference"]["key"]
+    api_key = keys(token_server)["API"]["key"]
+    renewed = requests.post(f"http://127.0.0.1:{token_server['ports'][2]}/token?type=inference", timeout=30,
+                            headers={"Authorization": f"Bearer {api_key}"})
+    assert renewed.status_code == 200, renewed.text
+    new = keys(token_server)["inference"]["key"]
+    assert new != old
+    url = f"http://127.0.0.1:{token_server['ports'][0]}/predictions/ce_clean"
+    assert requests.post(url, data=png(), timeout=30, headers={"Authorization": f"Bearer {old}"}).status_code != 200
+    assert requests.post(url, data=png(), timeout=30, headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
 def test_a_model_that_fails_to_load_stops_the_start_with_the_log_tail(tmp_path):
     artifacts = tmp_path / "artifacts"
     write_tiny_model(artifacts, "ce_clean", "classifier")
