@@ -11,6 +11,8 @@ TORCH_VERSION ?= 2.13.0
 PROFILE ?= auto
 MODEL ?=
 URL ?= http://127.0.0.1:8080
+# Options for `python -m serve` (archive, start, stop, status), e.g. SERVE_ARGS="--token-auth".
+SERVE_ARGS ?=
 STAMP := $(VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
@@ -25,6 +27,7 @@ help:
 	@echo "make train MODEL=<name>  train one model"
 	@echo "make export              ONNX + meta.json (+ gallery.npz) for every trained model"
 	@echo "make serve / make stop   start TorchServe in the background and wait for every model / stop it"
+	@echo "                         (SERVE_ARGS=\"--token-auth ...\" passes options to python -m serve)"
 	@echo "make benchmark           accuracy under corruption and latency (Locust) of the live endpoints, then the report"
 	@echo "make report [RUN=dir]    reports/<run>/index.html + summary.md for the newest (or the given) benchmark run"
 	@echo "make cifar10c            write a CIFAR-10-C style folder for the test set into data/cifar10c"
@@ -70,16 +73,16 @@ export: requirements
 	$(PY) -m export
 
 archives: requirements
-	$(PY) -m serve archive
+	$(PY) -m serve archive $(SERVE_ARGS)
 
 serve: archives
-	$(PY) -m serve start
+	$(PY) -m serve start $(SERVE_ARGS)
 
 stop:
-	@if [ -x $(PY) ]; then $(PY) -m serve stop; else echo "nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m serve stop $(SERVE_ARGS); else echo "nothing to stop"; fi
 
 status: requirements
-	$(PY) -m serve status
+	$(PY) -m serve status $(SERVE_ARGS)
 
 benchmark: requirements
 	$(PY) -m benchmark --url $(URL) --profile $(PROFILE)

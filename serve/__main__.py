@@ -17,7 +17,7 @@ from robustcifar.imaging import encode_png
 from robustcifar.model_specs import resolve_model_names
 
 from .archives import ArchiveError, build_archive
-from .config import ServeConfig
+from .config import LOOPBACK, ServeConfig
 from .server import (
     ServerError,
     ServerFiles,
@@ -41,22 +41,23 @@ def archive(config: ServeConfig, models: list[str]) -> int:
 def start(config: ServeConfig, models: list[str]) -> int:
     files = ServerFiles(config.resolved_state_dir())
     if running_groups(files):
-        print(f"[serve] TorchServe is already running at {config.url(config.inference_port)}; "
+        print(f"[serve] TorchServe is already running at {config.public_url()}; "
               "`make stop` stops it")
         return 0
-    ports = (config.inference_port, config.backend_port, config.management_port, config.metrics_port)
-    busy = [p for p in ports if port_in_use(config.host, p)]
+    busy = [f"{config.host}:{config.inference_port}"] if port_in_use(config.host, config.inference_port) else []
+    busy += [f"{LOOPBACK}:{p}" for p in config.loopback_ports() if port_in_use(LOOPBACK, p)]
     if busy:
-        raise ServerError(f"port(s) {busy} on {config.host} are taken by another program; stop it or pick other ports")
+        raise ServerError(f"{', '.join(busy)} taken by another program; stop it or pick other ports")
+    log_since = ServerFiles(config.resolved_state_dir()).ts_log_size()
     groups = launch(config, models)
     print(f"[serve] starting TorchServe and its edge (process groups {groups}); logs in {files.logs}", flush=True)
     probe = encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
     try:
-        wait_until_ready(config, models, probe, report=lambda m: print(m, flush=True))
+        wait_until_ready(config, models, probe, report=lambda m: print(m, flush=True), log_since=log_since)
     except ServerError:
         stop(config)
         raise
-    print(f"[serve] all {len(models)} models answer at {config.url(config.inference_port)}/predictions/<model>; "
+    print(f"[serve] all {len(models)} models answer at {config.public_url()}/predictions/<model>; "
           f"stop with `make stop`")
     return 0
 
@@ -67,7 +68,7 @@ def status(config: ServeConfig, models: list[str]) -> int:
         print("[serve] TorchServe is not running")
         return 1
     print(f"[serve] running: {', '.join(f'{k} (process group {v})' for k, v in groups.items())}; "
-          f"inference at {config.url(config.inference_port)}")
+          f"inference at {config.public_url()}")
     return 0
 
 

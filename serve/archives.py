@@ -22,6 +22,10 @@ class ArchiveError(RuntimeError):
 
 
 def model_config(config: ServeConfig) -> dict:
+    if config.batch_size < 1 or config.max_batch_delay_ms < 1:
+        # TorchServe silently replaces a maxBatchDelay of 0 with 100 ms.
+        raise ArchiveError(f"batch size and batch delay must be at least 1 (got {config.batch_size} and "
+                           f"{config.max_batch_delay_ms} ms)")
     return {
         "minWorkers": config.workers_per_model,
         "maxWorkers": config.workers_per_model,

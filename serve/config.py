@@ -8,23 +8,42 @@ from pathlib import Path
 
 from robustcifar.paths import project_root
 
+# Every address but the public inference edge's: management, metrics, gRPC, TorchServe's own
+# inference port. Not configurable on purpose (the model-control surface never leaves the host).
+LOOPBACK = "127.0.0.1"
+METRICS_CONFIG = Path(__file__).with_name("metrics.yaml")
+
 
 @dataclass
 class ServeConfig:
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
     artifacts: Path | None = None
     state_dir: Path | None = field(default=None, metadata={"help": "logs, pid file, rendered config"})
-    host: str = "127.0.0.1"
+    host: str = field(default=LOOPBACK, metadata={
+        "help": "address of the public inference edge only (0.0.0.0 in a container); the rest stays on 127.0.0.1"})
     inference_port: int = field(default=8080, metadata={"help": "public inference port (the nginx edge)"})
     backend_port: int = field(default=8079, metadata={"help": "TorchServe's own inference port, loopback only"})
     management_port: int = 8081
     metrics_port: int = 8082
+    # TorchServe always starts gRPC servers too: loopback, and ports of their own so that two
+    # servers (a developer's and a test's) can run side by side.
+    grpc_inference_port: int = 7070
+    grpc_management_port: int = 7071
     workers_per_model: int = 1
-    batch_size: int = field(default=16, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
-    max_batch_delay_ms: int = field(default=5, metadata={"help": "longest wait to fill a batch"})
+    # Dynamic batching, written into each archive's model-config.yaml. Measured on the 2-core VM
+    # (README, Serving performance): with 8, sixteen clients keep one batch computing while the
+    # next one queues; 1 ms is the least TorchServe accepts (0 means its default of 100 ms).
+    batch_size: int = field(default=8, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
+    max_batch_delay_ms: int = field(default=1, metadata={"help": "longest wait to fill a batch (>= 1)"})
     ort_threads: int = field(default=0, metadata={"help": "onnxruntime threads per worker (0: one per core)"})
     max_request_mb: float = field(default=8.0, metadata={"help": "larger bodies get 413"})
-    token_auth: bool = field(default=False, metadata={"help": "require TorchServe's API tokens"})
+    # Measured on the 2-core VM (README, Serving performance): the serial collector and C1-only
+    # JIT take less of the CPU that onnxruntime needs than the JVM's defaults (G1, C2).
+    jvm_options: str = field(default="-XX:+UseSerialGC -XX:TieredStopAtLevel=1", metadata={
+        "help": "options for TorchServe's JVM ('' for the JVM's defaults)"})
+    token_auth: bool = field(default=False, metadata={"help": "require TorchServe's API tokens (key_file.json)"})
+    token_expiration_min: float = field(default=60.0, metadata={
+        "help": "lifetime of the inference and management keys; renew them with the API key (README)"})
     startup_timeout: float = 300.0
     response_timeout_s: int = 60
 
@@ -34,22 +53,51 @@ class ServeConfig:
     def resolved_ort_threads(self) -> int:
         return self.ort_threads if self.ort_threads > 0 else (os.cpu_count() or 1)
 
-    def url(self, port: int) -> str:
-        return f"http://{self.host}:{port}"
+    def internal_url(self, port: int) -> str:
+        return f"http://{LOOPBACK}:{port}"
+
+    def public_url(self) -> str:
+        """The inference edge as a local client reaches it (a wildcard address is reached on loopback)."""
+        host = LOOPBACK if self.host in ("0.0.0.0", "::", "[::]") else self.host
+        return f"http://{host}:{self.inference_port}"
+
+    def loopback_ports(self) -> tuple[int, ...]:
+        return (self.backend_port, self.management_port, self.metrics_port,
+                self.grpc_inference_port, self.grpc_management_port)
+
+
+def literal_regex(text: str) -> str:
+    """`text` as a Java regex that matches only itself, spelled for a .properties file (whose reader
+    halves backslashes): metacharacters go in brackets, brackets and backslashes are escaped."""
+    out = []
+    for char in text:
+        if char in ".+*?^$(){}|":
+            out.append(f"[{char}]")
+        elif char in "[]":
+            out.append("\\\\" + char)
+        elif char == "\\":
+            out.append("\\" * 4)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def render_properties(config: ServeConfig, model_store: Path) -> str:
     """config.properties: loopback-only addresses, no remote model registration, no model API."""
     max_bytes = int(config.max_request_mb * 1024 * 1024)
     lines = {
-        "inference_address": config.url(config.backend_port),
-        "management_address": config.url(config.management_port),
-        "metrics_address": config.url(config.metrics_port),
+        "inference_address": config.internal_url(config.backend_port),
+        "management_address": config.internal_url(config.management_port),
+        "metrics_address": config.internal_url(config.metrics_port),
+        "grpc_inference_address": LOOPBACK,
+        "grpc_management_address": LOOPBACK,
+        "grpc_inference_port": str(config.grpc_inference_port),
+        "grpc_management_port": str(config.grpc_management_port),
         "model_store": str(model_store),
         "load_models": "all",
         "default_workers_per_model": str(config.workers_per_model),
         # Models come only from our own store: no registration from URLs, no model-control API.
-        "allowed_urls": f"file://{model_store}/.*",
+        "allowed_urls": f"file://{literal_regex(str(model_store))}/.*",
         "enable_model_api": "false",
         "disable_token_authorization": "false" if config.token_auth else "true",
         "install_py_dep_per_model": "false",
@@ -58,8 +106,15 @@ def render_properties(config: ServeConfig, model_store: Path) -> str:
         "max_request_size": str(max_bytes),
         "max_response_size": str(max_bytes),
         "metrics_mode": "prometheus",
+        "metrics_config": str(METRICS_CONFIG),
         "default_response_timeout": str(config.response_timeout_s),
-        # A worker's stdout is logged by the frontend: keep the JSON logs compact.
+        # Settings come from this file only, never from TS_* variables of whoever starts it.
         "enable_envvars_config": "false",
+        # Log lines are written by a background thread, not by the thread answering the request.
+        "async_logging": "true",
     }
+    if config.token_auth:
+        lines["token_expiration_min"] = f"{config.token_expiration_min:g}"
+    if config.jvm_options.strip():
+        lines["vmargs"] = config.jvm_options.strip()
     return "".join(f"{key}={value}\n" for key, value in lines.items())

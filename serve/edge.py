@@ -3,17 +3,24 @@
 Why it exists: TorchServe's frontend parses any body sent as application/x-www-form-urlencoded
 (what `curl --data-binary @cat.png` sends by default) as an HTML form, and answers binary
 images with a 500 before our handler sees them. TorchServe 0.12 is archived, so the fix lives
-here: the edge relabels such bodies as application/octet-stream. It also enforces the body size
-limit with a JSON 413, and keeps TorchServe's own inference port off every address but loopback.
+here: the edge relabels such bodies as application/octet-stream. It also
+  - exposes only GET /ping and POST or PUT /predictions/<model>[/<version>]: TorchServe would hand
+    a DELETE or GET of a prediction URL to the handler as an empty request, and serves more
+    (/api-description, /invocations, KServe paths) than this service documents;
+  - answers what it refuses itself (404, 405, 413, malformed requests, TorchServe down) with the
+    same JSON `{"error", "detail"}` body as the handler's 400s;
+  - keeps TorchServe's own inference port on loopback.
+Answers that come from TorchServe (its 404 for an unknown model, its 503s) pass unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
-from .config import ServeConfig
+from .config import LOOPBACK, ServeConfig
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
@@ -26,12 +33,23 @@ def find_nginx() -> str | None:
     return None
 
 
+def _json_error(status: int, error: str, detail: str) -> str:
+    """An nginx `return` of our JSON error body (details are fixed text: no request data in them)."""
+    body = json.dumps({"error": error, "detail": detail}).replace("'", "\\'")
+    return f"return {status} '{body}';"
+
+
 def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     temp = state_dir / "nginx"
     logs = state_dir / "logs"
     body_limit = f"{int(config.max_request_mb * 1024 * 1024)}"
     # nginx only honours `user` when started as root; then its workers keep our identity.
     user_line = "user root;" if os.geteuid() == 0 else ""
+    too_large = _json_error(413, "request_too_large", f"the body exceeds {config.max_request_mb:g} MiB")
+    not_found = _json_error(404, "not_found", "this service answers GET /ping and POST or PUT /predictions/<model>")
+    not_allowed = _json_error(405, "method_not_allowed", "predictions take POST or PUT with the image as the body")
+    bad_request = _json_error(400, "bad_request", "the HTTP request is malformed")
+    unavailable = _json_error(503, "backend_unavailable", "the model server is not answering; try again shortly")
     return f"""# Rendered by serve/edge.py; edit ServeConfig, not this file.
 {user_line}
 worker_processes 1;
@@ -52,28 +70,49 @@ http {{
     client_header_timeout 10s;
     large_client_header_buffers 4 16k;
     server_tokens off;
+    default_type application/json;
     map $http_content_type $backend_content_type {{
         "~*^application/x-www-form-urlencoded" application/octet-stream;
         default $http_content_type;
     }}
     upstream torchserve {{
-        server {config.host}:{config.backend_port};
+        server {LOOPBACK}:{config.backend_port};
         keepalive 64;
     }}
     server {{
         listen {config.host}:{config.inference_port} reuseport backlog=1024;
+        # nginx's own refusals only: TorchServe's answers are not intercepted.
+        error_page 400 494 = @bad_request;
+        error_page 404 = @not_found;
+        error_page 405 = @method_not_allowed;
         error_page 413 = @too_large;
-        location @too_large {{
-            default_type application/json;
-            return 413 '{{"error": "request_too_large", "detail": "the body exceeds {config.max_request_mb:g} MiB"}}';
-        }}
-        location / {{
+        error_page 502 504 = @unavailable;
+        # Keep-alive to TorchServe (a location that sets any proxy_set_header must repeat this).
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout {config.response_timeout_s + 5}s;
+        location = /ping {{
             proxy_pass http://torchserve;
-            proxy_http_version 1.1;
+        }}
+        location /predictions/ {{
+            if ($request_method !~ ^(POST|PUT)$) {{
+                return 405;
+            }}
             proxy_set_header Connection "";
             proxy_set_header Content-Type $backend_content_type;
-            proxy_read_timeout {config.response_timeout_s + 5}s;
+            proxy_pass http://torchserve;
         }}
+        location / {{
+            return 404;
+        }}
+        location @bad_request {{ {bad_request} }}
+        location @not_found {{ {not_found} }}
+        location @method_not_allowed {{
+            add_header Allow "POST, PUT" always;
+            {not_allowed}
+        }}
+        location @too_large {{ {too_large} }}
+        location @unavailable {{ {unavailable} }}
     }}
 }}
 """

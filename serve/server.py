@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,10 @@ from .config import ServeConfig, render_properties
 from .edge import find_nginx, render_nginx_conf
 
 STOP_GRACE_S = 20.0
+# A model whose worker failed to load this often is broken (a bad model.onnx, a missing package):
+# TorchServe would retry forever, so start-up stops here rather than at the timeout.
+LOAD_ATTEMPTS = 3
+LOG_CONFIG = Path(__file__).with_name("log4j2.xml")
 PROCESSES = ("torchserve", "edge")
 
 
@@ -57,8 +62,27 @@ class ServerFiles:
     def console_log(self, process: str) -> Path:
         return self.logs / f"{process}_console.log"
 
+    @property
+    def ts_log(self) -> Path:
+        return self.logs / "ts_log.log"
+
+    def ts_log_size(self) -> int:
+        """Where this start's lines will begin: the log is appended to across starts."""
+        return self.ts_log.stat().st_size if self.ts_log.is_file() else 0
+
+
+def _reap(pgid: int) -> None:
+    """Collect the exit status of our own children in the group (when this process started them):
+    a zombie still counts as a group member, and would look alive until its parent exits."""
+    try:
+        while os.waitpid(-pgid, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
 
 def _alive(pgid: int) -> bool:
+    _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -127,7 +151,8 @@ def _spawn(command: list[str], files: ServerFiles, name: str, env: dict[str, str
 def _torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, models: list[str]) -> list[str]:
     torchserve = Path(sys.executable).with_name("torchserve")
     command = [str(torchserve), "--start", "--foreground", "--ncs", "--ts-config", str(files.properties),
-               "--model-store", str(store), "--models", *[f"{m}={m}.mar" for m in models]]
+               "--log-config", str(LOG_CONFIG), "--model-store", str(store),
+               "--models", *[f"{m}={m}.mar" for m in models]]
     return command if config.token_auth else command + ["--disable-token-auth"]
 
 
@@ -168,7 +193,7 @@ def _headers(token: str | None) -> dict[str, str]:
 
 def _workers_ready(config: ServeConfig, name: str, token: str | None) -> bool:
     try:
-        response = requests.get(f"{config.url(config.management_port)}/models/{name}", timeout=5,
+        response = requests.get(f"{config.internal_url(config.management_port)}/models/{name}", timeout=5,
                                 headers=_headers(token))
         workers = response.json()[0].get("workers", []) if response.ok else []
     except (requests.RequestException, ValueError, IndexError, KeyError):
@@ -178,15 +203,28 @@ def _workers_ready(config: ServeConfig, name: str, token: str | None) -> bool:
 
 def _answers(config: ServeConfig, name: str, probe: bytes, token: str | None) -> bool:
     try:
-        response = requests.post(f"{config.url(config.inference_port)}/predictions/{name}", data=probe,
+        response = requests.post(f"{config.public_url()}/predictions/{name}", data=probe,
                                  timeout=30, headers=_headers(token))
         return response.status_code == 200 and "label" in response.json()
     except (requests.RequestException, ValueError):
         return False
 
 
-def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, report=print) -> None:
-    """Block until every model has READY workers and answers a real prediction, or raise."""
+def load_failures(files: ServerFiles, name: str, since: int) -> int:
+    """How often TorchServe reported that `name` failed to load, in ts_log.log from byte `since`."""
+    try:
+        with open(files.ts_log, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(rf"Load model failed: {re.escape(name)},", text))
+
+
+def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, report=print, log_since: int = 0) -> None:
+    """Block until every model has READY workers and answers a real prediction, or raise: when
+    a process exits, when a model failed to load LOAD_ATTEMPTS times, or at the start-up timeout.
+    `log_since` is where this start's lines begin in ts_log.log."""
     files = ServerFiles(config.resolved_state_dir())
     deadline = time.monotonic() + config.startup_timeout
     pending = list(models)
@@ -194,6 +232,10 @@ def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, repor
         dead = [name for name in PROCESSES if name not in running_groups(files)]
         if dead:
             raise ServerError(f"{' and '.join(dead)} exited during start-up\n{log_tail(files)}")
+        broken = [name for name in pending if load_failures(files, name, log_since) >= LOAD_ATTEMPTS]
+        if broken:
+            raise ServerError(f"{', '.join(broken)} failed to load {LOAD_ATTEMPTS} times; the cause is in "
+                              f"the log\n{log_tail(files)}")
         if time.monotonic() > deadline:
             raise ServerError(f"{', '.join(pending)} not ready after {config.startup_timeout:.0f} s\n{log_tail(files)}")
         tokens = api_tokens(files)

@@ -1,6 +1,7 @@
 """The handler without TorchServe: a fake context, a real exported model, real image bytes."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -80,3 +81,52 @@ def test_bad_request_in_a_batch_gets_its_own_400(handler_and_dir):
     assert context.statuses[0][0] == 400 and json.loads(answers[0])["error"] == "unsupported_image"
     assert 1 not in context.statuses and "label" in json.loads(answers[1])
     assert context.statuses[2][0] == 400 and json.loads(answers[2])["error"] == "missing_image"
+
+
+class CountingMetrics:
+    def __init__(self):
+        self.counters = {}
+
+    def add_counter(self, name, value, idx=None, dimensions=None):
+        self.counters[name] = self.counters.get(name, 0) + value
+
+
+@pytest.mark.parametrize("row", [{}, {"body": b""}, {"data": b""}, {"body": bytearray()}])
+def test_an_empty_request_is_named_as_such(handler_and_dir, row):
+    handler, model_dir = handler_and_dir
+    context = FakeContext(model_dir)
+    answer = json.loads(handler.handle([row], context)[0])
+    assert context.statuses[0][0] == 400 and answer == {"error": "empty_body", "detail": answer["detail"]}
+
+
+def test_batches_and_their_images_are_counted(handler_and_dir):
+    handler, model_dir = handler_and_dir
+    context = FakeContext(model_dir)
+    context.metrics = CountingMetrics()
+    handler.handle([{"body": encode_png(IMAGES[0])}, {"body": b"junk"}, {"body": encode_png(IMAGES[1])}], context)
+    handler.handle([{"body": encode_png(IMAGES[2])}], context)
+    handler.handle([{"body": b"junk"}], context)  # nothing reached the network: no batch
+    assert context.metrics.counters == {"InferenceBatches": 2, "InferenceBatchImages": 3}
+
+
+def test_a_failure_of_ours_is_a_500_per_request_logged_once(handler_and_dir, monkeypatch, caplog):
+    handler, model_dir = handler_and_dir
+    context = FakeContext(model_dir)
+
+    def broken_run(pixels):
+        raise RuntimeError("onnxruntime fell over")
+
+    monkeypatch.setattr(handler.model, "run", broken_run)
+    with caplog.at_level(logging.INFO, logger="serve.handler"):
+        answers = handler.handle([{"body": encode_png(IMAGES[0])}, {"body": b"junk"}, {"body": encode_png(IMAGES[1])}],
+                                 context)
+    bodies = [json.loads(a) for a in answers]
+    assert context.statuses[0] == (500, "internal_error") and context.statuses[2] == (500, "internal_error")
+    assert bodies[0]["error"] == "internal_error" and "req-0" in bodies[0]["detail"] and "req-2" in bodies[2]["detail"]
+    assert context.statuses[1][0] == 400 and bodies[1]["error"] == "unsupported_image"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    message = errors[0].getMessage()
+    assert "req-0,req-2" in message and "RuntimeError: onnxruntime fell over" in message
+    assert "test_handler.py" in message and "\n" not in message
+    assert set(context.content_types.values()) == {"application/json"}
