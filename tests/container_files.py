@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 COMPOSE_GPU = ROOT / "docker" / "compose.gpu.yaml"
+COMPOSE_REPLICAS = ROOT / "docker" / "compose.replicas.yaml"
 
 
 @dataclass

@@ -8,7 +8,7 @@ import subprocess
 
 import jsonschema
 import pytest
-from container_files import COMPOSE, COMPOSE_GPU, ROOT, load_compose
+from container_files import COMPOSE, COMPOSE_GPU, COMPOSE_REPLICAS, ROOT, load_compose
 
 
 def schema_errors(schema, document):
@@ -16,7 +16,7 @@ def schema_errors(schema, document):
             for e in jsonschema.Draft201909Validator(schema).iter_errors(document)]
 
 
-@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_GPU], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_GPU, COMPOSE_REPLICAS], ids=lambda p: p.name)
 def test_compose_files_follow_the_compose_schema(compose_schema, path):
     assert schema_errors(compose_schema, load_compose(path)) == []
 
@@ -113,8 +113,29 @@ def compose_cli():
 
 @pytest.mark.skipif(compose_cli() is None, reason="no docker compose / docker-compose here (the schema test still runs)")
 def test_compose_itself_loads_and_merges_the_files():
-    for files in (["-f", str(COMPOSE)], ["-f", str(COMPOSE), "-f", str(COMPOSE_GPU)]):
+    for files in (["-f", str(COMPOSE)], ["-f", str(COMPOSE), "-f", str(COMPOSE_GPU)], ["-f", str(COMPOSE_REPLICAS)]):
         result = subprocess.run([*compose_cli(), "-p", "robustcifar", *files, "--profile", "benchmark",
                                  "--profile", "train", "config", "--quiet"], capture_output=True, text=True,
                                 timeout=120, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_replicas_publish_only_the_balancer():
+    replicas = load_compose(COMPOSE_REPLICAS)
+    serve, lb = replicas["services"]["serve"], replicas["services"]["lb"]
+    assert "ports" not in serve and serve["deploy"]["replicas"] == 3
+    assert published(lb) == [("127.0.0.1", "8080", "8080")]
+    # Each replica would make keys of its own, and no single key would work through the balancer.
+    assert serve["command"] == ["--no-token-auth"]
+    assert lb["depends_on"]["serve"]["condition"] == "service_healthy"
+
+
+def test_load_balancer_config_is_valid_nginx(tmp_path):
+    from serve.edge import find_nginx
+
+    nginx = find_nginx()
+    assert nginx, "nginx is a system requirement of the project (make requirements)"
+    conf = ROOT / "docker" / "lb" / "nginx.conf"
+    result = subprocess.run([nginx, "-t", "-q", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
