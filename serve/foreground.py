@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -105,20 +106,34 @@ def archived_models(store: Path, requested: str) -> list[str]:
     return names
 
 
+def _open_session(archive: Path, providers: list[str]) -> None:
+    try:
+        with zipfile.ZipFile(archive) as mar, tempfile.TemporaryDirectory() as tmp:
+            onnx_path = Path(tmp) / "model.onnx"
+            onnx_path.write_bytes(mar.read("model.onnx"))
+            OnnxModel(onnx_path, threads=1, providers=providers)
+    except ProviderUnavailable:
+        raise
+    # onnxruntime's own errors share no base class but Exception; each becomes one clear line
+    # (which also pickles back across the process boundary, as they do not always).
+    except Exception as exc:  # noqa: BLE001
+        raise ProviderUnavailable(f"could not open {archive.name}'s model with {providers[0]}: "
+                                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
 def check_execution_provider(store: Path, models: list[str]) -> str:
     """Fail before anything starts when $ROBUSTCIFAR_ORT_PROVIDER asks for a device that cannot run.
 
     The workers would raise the same error, but TorchServe retries failed workers for ever, so the
-    container would sit unready instead of stopping. Opening one real session here catches both a
-    wheel without the provider and CUDA libraries that do not load.
+    container would sit unready instead of stopping. Opening one real session catches both a wheel
+    without the provider and CUDA libraries that do not load; it is opened in a short-lived
+    process, so that this one, which lives as long as the container, holds no CUDA context.
     """
     providers = providers_from_environment()
     if providers == PROVIDER_CHAINS["cpu"]:
         return "cpu"
-    with zipfile.ZipFile(store / f"{models[0]}.mar") as archive, tempfile.TemporaryDirectory() as tmp:
-        onnx_path = Path(tmp) / "model.onnx"
-        onnx_path.write_bytes(archive.read("model.onnx"))
-        OnnxModel(onnx_path, threads=1, providers=providers)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(_open_session, (store / f"{models[0]}.mar", providers))
     return providers[0]
 
 
@@ -245,10 +260,11 @@ class Supervisor:
 
 
 def _check_ports_free(config: ForegroundConfig) -> None:
-    wanted = [(config.public_host, config.inference_port)] + [
+    # A listener on 0.0.0.0 would clash with one on any address: loopback is where to look for it.
+    public = "127.0.0.1" if config.public_host == "0.0.0.0" else config.public_host
+    wanted = [(public, config.inference_port)] + [
         (config.host, port) for port in (config.backend_port, config.management_port, config.metrics_port)]
-    busy = [f"{'127.0.0.1' if host == '0.0.0.0' else host}:{port}" for host, port in wanted
-            if port_in_use("127.0.0.1" if host == "0.0.0.0" else host, port)]
+    busy = [f"{host}:{port}" for host, port in wanted if port_in_use(host, port)]
     if busy:
         raise ServerError(f"port(s) {', '.join(busy)} are taken by another program")
 

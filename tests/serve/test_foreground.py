@@ -4,9 +4,12 @@ device check, and the supervisor's stop rules on plain shell processes."""
 import os
 import threading
 import time
+import zipfile
 
 import pytest
+from onnx import TensorProto, helper
 
+from robustcifar.artifacts import INPUT_NAME
 from robustcifar.config import parse_config
 from robustcifar.onnx_model import PROVIDER_ENV, ProviderUnavailable
 from serve.foreground import (
@@ -98,6 +101,30 @@ def test_cuda_without_a_cuda_onnxruntime_fails_before_start(store, monkeypatch):
     monkeypatch.setattr("robustcifar.onnx_model.ort.get_available_providers", lambda: ["CPUExecutionProvider"])
     with pytest.raises(ProviderUnavailable, match="CUDAExecutionProvider"):
         check_execution_provider(store, ["ce_clean"])
+
+
+def tiny_archive(folder, name, onnx_bytes):
+    with zipfile.ZipFile(folder / f"{name}.mar", "w") as mar:
+        mar.writestr("model.onnx", onnx_bytes)
+
+
+def cast_model_bytes():
+    pixels = helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["batch", 32, 32, 3])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 32, 32, 3])
+    graph = helper.make_graph([helper.make_node("Cast", [INPUT_NAME], ["out"], to=TensorProto.FLOAT)], "cast",
+                              [pixels], [out])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+
+
+def test_a_non_cpu_device_is_checked_with_a_real_session_elsewhere(tmp_path, monkeypatch):
+    # Any chain other than the plain CPU one takes the session path; CPU twice runs anywhere.
+    monkeypatch.setattr("serve.foreground.providers_from_environment",
+                        lambda: ["CPUExecutionProvider", "CPUExecutionProvider"])
+    tiny_archive(tmp_path, "good", cast_model_bytes())
+    assert check_execution_provider(tmp_path, ["good"]) == "CPUExecutionProvider"
+    tiny_archive(tmp_path, "broken", b"not an onnx model")
+    with pytest.raises(ProviderUnavailable, match="could not open broken.mar's model with CPUExecutionProvider"):
+        check_execution_provider(tmp_path, ["broken"])
 
 
 def start_children(supervisor, tmp_path, commands):
