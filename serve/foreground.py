@@ -81,6 +81,10 @@ class ForegroundConfig(ServeConfig):
         "help": "address of the edge (public inference port): 0.0.0.0 or --host; TorchServe's own APIs stay on --host"})
     token_auth: bool = field(default=True, metadata={
         "help": "require TorchServe's API keys (written to key_file.json in the state folder)"})
+    # TorchServe 0.12 always starts its gRPC APIs (on loopback); they are not used here, but their
+    # ports must be free, so they are configurable like the others.
+    grpc_inference_port: int = 7070
+    grpc_management_port: int = 7071
     token_expiration_min: int = field(default=60 * 24 * 365, metadata={
         "help": "lifetime of the management and inference keys; new ones are made at every start "
                 "(TorchServe's own default, 60, would make a long-running container refuse every call after an hour)"})
@@ -154,7 +158,12 @@ def render_edge_conf(config: ForegroundConfig, state_dir: Path) -> str:
 
 
 def render_torchserve_properties(config: ForegroundConfig, store: Path) -> str:
-    return render_properties(config, store) + f"token_expiration_min={config.token_expiration_min}\n"
+    extra = {
+        "token_expiration_min": config.token_expiration_min,
+        "grpc_inference_port": config.grpc_inference_port,
+        "grpc_management_port": config.grpc_management_port,
+    }
+    return render_properties(config, store) + "".join(f"{key}={value}\n" for key, value in extra.items())
 
 
 def _become_subreaper() -> bool:
@@ -263,7 +272,8 @@ def _check_ports_free(config: ForegroundConfig) -> None:
     # A listener on 0.0.0.0 would clash with one on any address: loopback is where to look for it.
     public = "127.0.0.1" if config.public_host == "0.0.0.0" else config.public_host
     wanted = [(public, config.inference_port)] + [
-        (config.host, port) for port in (config.backend_port, config.management_port, config.metrics_port)]
+        (config.host, port) for port in (config.backend_port, config.management_port, config.metrics_port,
+                                         config.grpc_inference_port, config.grpc_management_port)]
     busy = [f"{host}:{port}" for host, port in wanted if port_in_use(host, port)]
     if busy:
         raise ServerError(f"port(s) {', '.join(busy)} are taken by another program")

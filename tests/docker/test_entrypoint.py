@@ -9,6 +9,7 @@ stop everything with a failure status when the edge dies.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -76,13 +77,20 @@ def image_command(instruction: str, store: Path, state: Path) -> list[str]:
 
 
 def listening_addresses(port: int) -> set[str]:
-    """The IPv4 addresses with a listening TCP socket on `port` (from /proc/net/tcp)."""
+    """Addresses with a listening TCP socket on `port`, IPv4 and IPv6 (IPv4-mapped ones as IPv4)."""
     found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, port_hex = local.split(":")
-        if state == "0A" and int(port_hex, 16) == port:
-            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address_hex, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:
+                continue
+            raw = bytes.fromhex(address_hex)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            address = ipaddress.ip_address(packed)
+            mapped = getattr(address, "ipv4_mapped", None)
+            found.add(str(mapped or address))
     return found
 
 
@@ -99,10 +107,10 @@ class Entrypoint:
 
     def __init__(self, root: Path, store: Path) -> None:
         self.state = root / "state"
-        self.ports = dict(zip(("inference", "backend", "management", "metrics"), free_ports(4)))
+        apis = ("inference", "backend", "management", "metrics", "grpc-inference", "grpc-management")
+        self.ports = dict(zip(apis, free_ports(len(apis))))
         command = image_command("ENTRYPOINT", store, self.state) + [
-            "--inference-port", str(self.ports["inference"]), "--backend-port", str(self.ports["backend"]),
-            "--management-port", str(self.ports["management"]), "--metrics-port", str(self.ports["metrics"]),
+            *[arg for api, port in self.ports.items() for arg in (f"--{api}-port", str(port))],
             "--startup-timeout", str(STARTUP_S)]
         env = {k: v for k, v in os.environ.items() if k != PROVIDER_ENV}
         env["PYTHONPATH"] = str(ROOT)  # the workers import this checkout's robustcifar
@@ -205,7 +213,7 @@ def test_health_probe_passes(served):
 
 def test_only_the_edge_listens_beyond_loopback(served):
     assert listening_addresses(served.ports["inference"]) == {"0.0.0.0"}
-    for api in ("backend", "management", "metrics"):
+    for api in ("backend", "management", "metrics", "grpc-inference", "grpc-management"):
         assert listening_addresses(served.ports[api]) == {"127.0.0.1"}, api
 
 

@@ -89,6 +89,7 @@ def test_torchserve_properties_keep_apis_on_loopback_with_long_lived_keys(tmp_pa
     assert properties["metrics_address"] == "http://127.0.0.1:18082"
     assert properties["disable_token_authorization"] == "false"
     assert properties["token_expiration_min"] == "1440"
+    assert (properties["grpc_inference_port"], properties["grpc_management_port"]) == ("7070", "7071")
 
 
 def test_cpu_needs_no_device_check(store, monkeypatch):
