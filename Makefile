@@ -13,12 +13,20 @@ MODEL ?=
 URL ?= http://127.0.0.1:8080
 # Options for `python -m serve` (archive, start, stop, status), e.g. SERVE_ARGS="--token-auth".
 SERVE_ARGS ?=
+# TorchServe's key_file.json, when the server requires its API keys (the container's default).
+KEY_FILE ?=
+DOCKER_COMPOSE ?= docker compose
+# cpu or cuda: which serving image docker-build and docker-up use (cuda: onnxruntime-gpu).
+SERVE_DEVICE ?= cpu
+COMPOSE := $(DOCKER_COMPOSE) --project-name robustcifar --file $(ROOT)/docker/compose.yaml \
+           $(if $(filter cuda,$(SERVE_DEVICE)),--file $(ROOT)/docker/compose.gpu.yaml)
 STAMP := $(VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help all requirements system-requirements train-all train export archives serve stop status \
-        benchmark report cifar10c test test-requirements lint clean distclean
+        benchmark report cifar10c test test-requirements lint clean distclean docker-build docker-up \
+        docker-down
 
 help:
 	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|full)"
@@ -33,6 +41,8 @@ help:
 	@echo "make cifar10c            write a CIFAR-10-C style folder for the test set into data/cifar10c"
 	@echo "make test                install what the tests need and run the whole suite"
 	@echo "make clean / distclean   remove generated artifacts / also .venv and data caches"
+	@echo "make docker-build        serving and benchmark images (SERVE_DEVICE=cpu|cuda; WITH_TRAIN=1: training image too)"
+	@echo "make docker-up / -down   start the serving container and wait until healthy / stop and remove the containers"
 
 all: requirements train-all export serve benchmark
 	@echo
@@ -85,7 +95,7 @@ status: requirements
 	$(PY) -m serve status $(SERVE_ARGS)
 
 benchmark: requirements
-	$(PY) -m benchmark --url $(URL) --profile $(PROFILE)
+	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(if $(KEY_FILE),--key-file $(KEY_FILE))
 	$(PY) -m benchmark.report
 
 report: requirements
@@ -107,6 +117,17 @@ lint: requirements
 clean: stop
 	rm -rf $(ROOT)/artifacts $(ROOT)/reports $(ROOT)/logs $(ROOT)/.pytest_cache
 	find $(ROOT) -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Containers (docker/README.md). Needs a Docker engine with the compose plugin; none of these
+# images was built on the machines this project was written on.
+docker-build:
+	$(COMPOSE) --profile benchmark $(if $(WITH_TRAIN),--profile train) build
+
+docker-up:
+	$(COMPOSE) up --detach --wait serve
+
+docker-down:
+	$(COMPOSE) --profile benchmark --profile train down
 
 distclean: clean
 	rm -rf $(VENV) $(ROOT)/data
