@@ -13,6 +13,8 @@ MODEL ?=
 URL ?= http://127.0.0.1:8080
 # Options for `python -m serve` (archive, start, stop, status), e.g. SERVE_ARGS="--token-auth".
 SERVE_ARGS ?=
+# More options for `python -m benchmark`, e.g. BENCHMARK_ARGS="--no-latency".
+BENCHMARK_ARGS ?=
 # TorchServe's key_file.json, when the server requires its API keys (the container's default).
 KEY_FILE ?=
 DOCKER_COMPOSE ?= docker compose
@@ -95,7 +97,7 @@ status: requirements
 	$(PY) -m serve status $(SERVE_ARGS)
 
 benchmark: requirements
-	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(if $(KEY_FILE),--key-file $(KEY_FILE))
+	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(if $(KEY_FILE),--key-file $(KEY_FILE)) $(BENCHMARK_ARGS)
 	$(PY) -m benchmark.report
 
 report: requirements

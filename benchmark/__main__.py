@@ -10,15 +10,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from robustcifar.config import config_to_dict, parse_config
+from robustcifar.config import config_to_dict
 from robustcifar.corruptions import CorruptionError
 from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.paths import data_dir, reports_dir
-from robustcifar.profiles import resolve_profile
+from robustcifar.profiles import parse_profiled_config
 from robustcifar.provenance import run_record, write_json
 
 from .accuracy import accuracy_rows, measure_accuracy, write_rows
+from .api_key import inference_key
 from .client import EndpointUnreachable, PredictionClient
 from .config import PRESETS, BenchmarkConfig
 from .latency import measure_latency, write_latency_rows
@@ -41,7 +42,8 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
     n_per_cell = config.per_class * 10 if config.per_class > 0 else len(data.test_labels)
     print(f"[benchmark] accuracy: {len(models)} model(s) x {n_cells} cells x {n_per_cell} images; corrupted images "
           f"from {cifar10c or 'on-the-fly generation'}", flush=True)
-    client = PredictionClient(config.url, config.concurrency, config.timeout, config.retries)
+    client = PredictionClient(config.url, config.concurrency, config.timeout, config.retries,
+                              token=inference_key(config.key_file))
     cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c)
     outcomes = measure_accuracy(client, models, cells, n_cells, n_per_cell, config.progress)
     write_rows(accuracy_rows(outcomes), out / "accuracy.csv")
@@ -59,7 +61,7 @@ def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
     images = data.test_images[chosen_indices(data.test_labels, 10, config.seed)]
     rows, baselines, stages = measure_latency(config.url, models, config.users, config.stage_seconds, images,
                                               out / "latency", config.artifacts, config.baseline_seconds,
-                                              show_progress=config.progress)
+                                              show_progress=config.progress, token=inference_key(config.key_file))
     write_latency_rows(rows, out / "latency" / "latency.csv")
     for row in rows:
         print(f"  {row.model:<18} users {row.users:>3}: {row.requests_per_s:7.1f} req/s  p50 {row.p50_ms:6.1f} ms  "
@@ -74,7 +76,7 @@ def run(config: BenchmarkConfig) -> Path:
     started = time.time()
     models = resolve_model_names(config.models)
     if config.latency:
-        require_loopback(config.url)
+        require_loopback(config.url, config.load_test_hosts)
     PredictionClient(config.url).check_reachable()
     data = load_cifar10(config.data, config.data_dir)
     out = config.out or reports_dir() / time.strftime("%Y%m%d-%H%M%S")
@@ -97,16 +99,9 @@ def run(config: BenchmarkConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    announced = []
-
-    def resolve(requested: str) -> str:
-        profile, why = resolve_profile(requested)
-        announced.append(why)
-        return profile
-
     try:
-        config = parse_config(BenchmarkConfig, argv, __doc__, PRESETS, resolve)
-        print(f"[benchmark] {announced[0]}", flush=True)
+        config, profile_reason = parse_profiled_config(BenchmarkConfig, argv, __doc__, PRESETS)
+        print(f"[benchmark] {profile_reason}", flush=True)
         out = run(config)
     except (EndpointUnreachable, DataSourceError, CorruptionError, LoadTestError, FileNotFoundError, RuntimeError,
             ValueError) as exc:

@@ -11,6 +11,11 @@ from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 @dataclass
 class BenchmarkConfig:
     url: str = "http://127.0.0.1:8080"
+    key_file: Path | None = field(default=None, metadata={
+        "help": "TorchServe's key_file.json, for a server with token authorization: its inference key is sent"})
+    load_test_hosts: tuple[str, ...] = field(default=(), metadata={
+        "help": "host names besides loopback that the load test may target (only servers of your own, "
+                "e.g. the compose service 'serve')"})
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
     profile: str = "auto"
     # accuracy under corruption

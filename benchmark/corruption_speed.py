@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, corrupt
 from robustcifar.corruptions.batch import resolve_device
 from robustcifar.corruptions.cli import load_images
 from robustcifar.corruptions.registry import REGISTRY
+from robustcifar.provenance import cpu_model
 
 
 def synthetic_images(count: int, seed: int = 0) -> np.ndarray:
@@ -39,16 +39,6 @@ def synthetic_images(count: int, seed: int = 0) -> np.ndarray:
         image[top : top + 10, left : left + 8] = rng.uniform(0, 255, 3)
     images += rng.normal(0, 8, images.shape)
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def hardware(device: torch.device) -> str:

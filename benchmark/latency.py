@@ -77,7 +77,7 @@ def baseline_for(model: str, artifacts_root: Path | None, batch_sizes: tuple[int
 def measure_latency(url: str, models: list[str], users: tuple[int, ...], stage_seconds: float, images: np.ndarray,
                     out_dir: Path, artifacts_root: Path | None = None, baseline_seconds: float = 3.0,
                     baseline_batch_sizes: tuple[int, ...] = (1, 16), show_progress: bool = True,
-                    ) -> tuple[list[LatencyRow], dict[str, list[BaselineResult]], list[StageResult]]:
+                    token: str | None = None) -> tuple[list[LatencyRow], dict[str, list[BaselineResult]], list[StageResult]]:
     bodies = write_image_bodies(images, out_dir / "request_bodies.npz")
     rows, baselines, stages = [], {}, []
     with tqdm(total=len(models) * (1 + len(users)), desc="latency stages", unit="stage",
@@ -88,7 +88,7 @@ def measure_latency(url: str, models: list[str], users: tuple[int, ...], stage_s
             progress.update(1)
             for level in users:
                 progress.set_postfix(model=model, users=level)
-                stage = run_stage(url, model, level, stage_seconds, bodies, out_dir)
+                stage = run_stage(url, model, level, stage_seconds, bodies, out_dir, token)
                 stages.append(stage)
                 rows.append(latency_row(stage, baselines[model]))
                 progress.update(1)

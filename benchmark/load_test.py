@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+import os
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import numpy as np
 from robustcifar.imaging import encode_png
 from robustcifar.paths import project_root
 
+from .api_key import KEY_ENV
 from .request_bodies import write_bodies
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -53,9 +55,11 @@ class StageResult:
         return self.requests_per_s * self.mean_ms / 1000.0
 
 
-def require_loopback(url: str) -> None:
-    """The load test only ever targets this machine: refuse any other host."""
+def require_loopback(url: str, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """The load test only targets this machine, or hosts the user names as their own: refuse others."""
     host = urlsplit(url).hostname or ""
+    if host in allowed_hosts:
+        return
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except socket.gaierror:
@@ -105,13 +109,15 @@ def stage_result(model: str, users: int, seconds: float, stats_csv: Path, failur
                        number("99%"), number("Max Response Time"), read_failures(failures_csv))
 
 
-def run_stage(url: str, model: str, users: int, seconds: float, bodies: Path, out_dir: Path) -> StageResult:
+def run_stage(url: str, model: str, users: int, seconds: float, bodies: Path, out_dir: Path,
+              token: str | None = None) -> StageResult:
     prefix = out_dir / f"locust_{model}_u{users}"
     command = locust_command(url, model, users, seconds, bodies, prefix)
+    env = {**os.environ, KEY_ENV: token} if token else None
     try:
         # Locust exits with 1 when some requests failed; the failures are in the CSV and reported.
         done = subprocess.run(command, cwd=project_root(), capture_output=True, text=True,
-                              timeout=seconds + 60, check=False)
+                              timeout=seconds + 60, check=False, env=env)
     except subprocess.TimeoutExpired:
         raise LoadTestError(f"Locust did not finish the {model} stage with {users} users") from None
     stats = Path(f"{prefix}_stats.csv")

@@ -7,13 +7,17 @@ request at once (closed workload, no think time), so the number of users is the 
 
 For more load than one machine makes, the same file runs in Locust's distributed mode: start
 `--master` with these options and `--worker --master-host=...` processes on other machines
-(each needs this file and the bodies file).
+(each needs this file and the bodies file). A server with token authorization gets the key
+from the environment variable ROBUSTCIFAR_INFERENCE_KEY.
 """
 
 from __future__ import annotations
 
+import os
+
 from locust import FastHttpUser, constant, events, task
 
+from benchmark.api_key import KEY_ENV
 from benchmark.request_bodies import read_bodies
 
 _bodies: list[bytes] = []
@@ -40,13 +44,15 @@ class PredictionUser(FastHttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.path = f"/predictions/{options.robustcifar_model}"
+        key = os.environ.get(KEY_ENV)
+        self.headers = {"Content-Type": "image/png", **({"Authorization": f"Bearer {key}"} if key else {})}
         self.next_body = self.environment.runner.user_count if self.environment.runner else 0
 
     @task
     def predict(self) -> None:
         body = _bodies[self.next_body % len(_bodies)]
         self.next_body += 1
-        with self.client.post(self.path, data=body, headers={"Content-Type": "image/png"}, name=self.path,
+        with self.client.post(self.path, data=body, headers=self.headers, name=self.path,
                               catch_response=True) as response:
             # FastHttpUser already marks non-2xx answers as failures; a 200 must also carry a class.
             if response.status_code == 200 and b'"class_id"' not in (response.content or b""):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
+from .config import parse_config
+
+T = TypeVar("T")
 PROFILES = ("quick", "full")
 
 
@@ -21,3 +27,18 @@ def resolve_profile(requested: str) -> tuple[str, str]:
     if has_cuda:
         return "full", "profile full (auto: CUDA is available)"
     return "quick", "profile quick (auto: no CUDA device, so the CPU-sized run)"
+
+
+def parse_profiled_config(
+    cls: type[T], argv: Sequence[str] | None, description: str, presets: dict[str, dict]
+) -> tuple[T, str]:
+    """parse_config with --profile resolved by resolve_profile -> (config, why that profile)."""
+    reasons = []
+
+    def resolve(requested: str) -> str:
+        profile, why = resolve_profile(requested)
+        reasons.append(why)
+        return profile
+
+    config = parse_config(cls, argv, description, presets, resolve)
+    return config, reasons[0]

@@ -59,9 +59,10 @@ from .server import (
     STOP_GRACE_S,
     ServerError,
     ServerFiles,
-    _environment,
-    _torchserve_command,
     port_in_use,
+    process_group_alive,
+    server_environment,
+    torchserve_command,
     wait_until_ready,
 )
 
@@ -77,15 +78,12 @@ PR_SET_CHILD_SUBREAPER = 36
 class ForegroundConfig(ServeConfig):
     model_store: Path | None = field(default=None, metadata={
         "help": "folder of .mar archives (default: <artifacts>/model-store)"})
-    public_host: str = field(default="0.0.0.0", metadata={
-        "help": "address of the edge (public inference port): 0.0.0.0 or --host; TorchServe's own APIs stay on --host"})
+    # Container defaults: the edge on every address (the port mapping decides who reaches it),
+    # TorchServe's own APIs on loopback as always, and API keys required.
+    host: str = field(default="0.0.0.0", metadata={"help": "address of the public inference edge"})
     token_auth: bool = field(default=True, metadata={
         "help": "require TorchServe's API keys (written to key_file.json in the state folder)"})
-    # TorchServe 0.12 always starts its gRPC APIs (on loopback); they are not used here, but their
-    # ports must be free, so they are configurable like the others.
-    grpc_inference_port: int = 7070
-    grpc_management_port: int = 7071
-    token_expiration_min: int = field(default=60 * 24 * 365, metadata={
+    token_expiration_min: float = field(default=60 * 24 * 365, metadata={
         "help": "lifetime of the management and inference keys; new ones are made at every start "
                 "(TorchServe's own default, 60, would make a long-running container refuse every call after an hour)"})
 
@@ -141,31 +139,6 @@ def check_execution_provider(store: Path, models: list[str]) -> str:
     return providers[0]
 
 
-def render_edge_conf(config: ForegroundConfig, state_dir: Path) -> str:
-    """The edge's nginx.conf with its listening address moved to --public-host.
-
-    render_nginx_conf puts both the listener and the upstream (TorchServe) on --host; only the
-    listener may move, so exactly one `listen` line is rewritten and anything else is an error.
-    """
-    if config.public_host not in ("0.0.0.0", config.host):
-        raise ServerError(f"--public-host must be 0.0.0.0 or the --host address ({config.host}), "
-                          f"not {config.public_host}: the readiness checks reach the edge through --host")
-    conf = render_nginx_conf(config, state_dir)
-    listen = f"listen {config.host}:{config.inference_port} "
-    if conf.count(listen) != 1:
-        raise ServerError(f"the edge configuration has no single `{listen.strip()}` line to move to {config.public_host}")
-    return conf.replace(listen, f"listen {config.public_host}:{config.inference_port} ")
-
-
-def render_torchserve_properties(config: ForegroundConfig, store: Path) -> str:
-    extra = {
-        "token_expiration_min": config.token_expiration_min,
-        "grpc_inference_port": config.grpc_inference_port,
-        "grpc_management_port": config.grpc_management_port,
-    }
-    return render_properties(config, store) + "".join(f"{key}={value}\n" for key, value in extra.items())
-
-
 def _become_subreaper() -> bool:
     """Orphans of our children come to us instead of to the machine's init (Linux only)."""
     if os.getpid() == 1:
@@ -174,16 +147,6 @@ def _become_subreaper() -> bool:
         return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Supervisor:
@@ -239,7 +202,7 @@ class Supervisor:
                 pass
 
     def _groups_alive(self) -> bool:
-        return any(_group_alive(process.pid) for process in self.children.values())
+        return any(process_group_alive(process.pid) for process in self.children.values())
 
     def run(self) -> int:
         """Supervise until a child exits or a stop is requested; then stop all groups and return the exit code."""
@@ -269,11 +232,8 @@ class Supervisor:
 
 
 def _check_ports_free(config: ForegroundConfig) -> None:
-    # A listener on 0.0.0.0 would clash with one on any address: loopback is where to look for it.
-    public = "127.0.0.1" if config.public_host == "0.0.0.0" else config.public_host
-    wanted = [(public, config.inference_port)] + [
-        (config.host, port) for port in (config.backend_port, config.management_port, config.metrics_port,
-                                         config.grpc_inference_port, config.grpc_management_port)]
+    public = config.public_url().split("//")[1].rsplit(":", 1)[0]
+    wanted = [(public, config.inference_port)] + [("127.0.0.1", port) for port in config.loopback_ports()]
     busy = [f"{host}:{port}" for host, port in wanted if port_in_use(host, port)]
     if busy:
         raise ServerError(f"port(s) {', '.join(busy)} are taken by another program")
@@ -290,8 +250,8 @@ def prepare(config: ForegroundConfig) -> tuple[ServerFiles, Path, list[str], str
     files = ServerFiles(config.resolved_state_dir())
     for folder in (files.state_dir / "nginx", files.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    files.properties.write_text(render_torchserve_properties(config, store))
-    files.nginx_conf.write_text(render_edge_conf(config, files.state_dir))
+    files.properties.write_text(render_properties(config, store))
+    files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
     return files, store, models, device
 
 
@@ -301,7 +261,7 @@ def _record_serving(files: ServerFiles, config: ForegroundConfig, models: list[s
     files.pids.write_text(json.dumps(groups))
     (files.state_dir / SERVING_FILE).write_text(json.dumps({
         "models": models, "host": config.host, "inference_port": config.inference_port,
-        "management_port": config.management_port, "public_host": config.public_host,
+        "management_port": config.management_port,
     }, indent=2) + "\n")
 
 
@@ -317,7 +277,7 @@ def _watch_readiness(config: ForegroundConfig, models: list[str], supervisor: Su
             return
         auth = f"token authorization on, keys in {config.resolved_state_dir() / 'key_file.json'}" \
             if config.token_auth else "token authorization OFF"
-        print(f"[serve] all {len(models)} models answer at http://{config.public_host}:{config.inference_port}"
+        print(f"[serve] all {len(models)} models answer at {config.public_url()}"
               f"/predictions/<model> ({auth})", flush=True)
 
     thread = threading.Thread(target=watch, name="readiness", daemon=True)
@@ -332,10 +292,10 @@ def serve_in_foreground(config: ForegroundConfig) -> int:
     files, store, models, device = prepare(config)
     print(f"[serve] serving {', '.join(models)} from {store} on onnxruntime device {device}; "
           f"state and logs in {files.state_dir}", flush=True)
-    env = _environment(config, files)
+    env = server_environment(config, files)
     if supervisor.stop_reason is None:
         groups = {
-            "torchserve": supervisor.start("torchserve", _torchserve_command(config, files, store, models),
+            "torchserve": supervisor.start("torchserve", torchserve_command(config, files, store, models),
                                            files.state_dir, env),
             "edge": supervisor.start("edge", [find_nginx(), "-e", "stderr", "-c", str(files.nginx_conf),
                                               "-p", str(files.state_dir)], files.state_dir, env),

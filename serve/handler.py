@@ -24,7 +24,7 @@ from PIL import Image, ImageFile
 from robustcifar.artifacts import ModelMeta
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import MAX_PIXELS, ImageInputError, preprocess_image_bytes
-from robustcifar.onnx_model import OnnxModel
+from robustcifar.onnx_model import OnnxModel, providers_from_environment
 from robustcifar.predictions import classifier_answers, embedder_answers, error_body
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,10 @@ class RobustCifarHandler:
         model_dir = Path(context.system_properties["model_dir"])
         self.meta = ModelMeta.load(model_dir / "meta.json")
         threads = int(os.environ.get("ROBUSTCIFAR_ORT_THREADS", "1"))
-        self.model = OnnxModel(model_dir / "model.onnx", threads=threads, spin=False)
+        # $ROBUSTCIFAR_ORT_PROVIDER=cuda makes this raise when CUDA cannot run, rather than
+        # letting onnxruntime fall back to the CPU without a word.
+        self.model = OnnxModel(model_dir / "model.onnx", threads=threads, spin=False,
+                               providers=providers_from_environment())
         self.gallery = Gallery.load(model_dir / "gallery.npz") if self.meta.kind == "embedder" else None
         self.initialized = True
         logger.info("loaded %s (%s), onnxruntime threads=%d", self.meta.name, self.meta.kind, threads)

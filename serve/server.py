@@ -81,8 +81,8 @@ def _reap(pgid: int) -> None:
         pass
 
 
-def _alive(pgid: int) -> bool:
-    _reap(pgid)
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of the group still exists (one we may not signal counts as alive)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -90,6 +90,11 @@ def _alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _alive(pgid: int) -> bool:
+    _reap(pgid)
+    return process_group_alive(pgid)
 
 
 def running_groups(files: ServerFiles) -> dict[str, int]:
@@ -126,7 +131,7 @@ def _private_temp_dir(files: ServerFiles) -> Path:
     return folder
 
 
-def _environment(config: ServeConfig, files: ServerFiles) -> dict[str, str]:
+def server_environment(config: ServeConfig, files: ServerFiles) -> dict[str, str]:
     env = dict(os.environ)
     threads = str(config.resolved_ort_threads())
     temp = str(_private_temp_dir(files))
@@ -148,7 +153,7 @@ def _spawn(command: list[str], files: ServerFiles, name: str, env: dict[str, str
     return process.pid
 
 
-def _torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, models: list[str]) -> list[str]:
+def torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, models: list[str]) -> list[str]:
     torchserve = Path(sys.executable).with_name("torchserve")
     command = [str(torchserve), "--start", "--foreground", "--ncs", "--ts-config", str(files.properties),
                "--log-config", str(LOG_CONFIG), "--model-store", str(store),
@@ -171,8 +176,8 @@ def launch(config: ServeConfig, models: list[str]) -> dict[str, int]:
         folder.mkdir(parents=True, exist_ok=True)
     files.properties.write_text(render_properties(config, store))
     files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
-    env = _environment(config, files)
-    groups = {"torchserve": _spawn(_torchserve_command(config, files, store, models), files, "torchserve", env)}
+    env = server_environment(config, files)
+    groups = {"torchserve": _spawn(torchserve_command(config, files, store, models), files, "torchserve", env)}
     groups["edge"] = _spawn([nginx, "-c", str(files.nginx_conf), "-p", str(files.state_dir)], files, "edge", env)
     files.pids.write_text(json.dumps(groups))
     return groups

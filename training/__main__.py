@@ -6,10 +6,9 @@ import sys
 
 import torch
 
-from robustcifar.config import parse_config
 from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.model_specs import resolve_model_names
-from robustcifar.profiles import resolve_profile
+from robustcifar.profiles import parse_profiled_config
 
 from .config import PRESETS, TrainConfig
 from .distributed import start_process_group, stop_process_group
@@ -22,14 +21,7 @@ def _print_summary(name: str, metrics: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    announced = []
-
-    def resolve(requested: str) -> str:
-        profile, why = resolve_profile(requested)
-        announced.append(why)
-        return profile
-
-    config = parse_config(TrainConfig, argv, __doc__, PRESETS, resolve)
+    config, profile_reason = parse_profiled_config(TrainConfig, argv, __doc__, PRESETS)
     try:
         names = resolve_model_names(config.models)
         group = start_process_group(config.device)
@@ -39,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
     if group.is_main:
-        print(f"[train] {announced[0]}; device {group.device}, {group.world_size} process(es)", flush=True)
+        print(f"[train] {profile_reason}; device {group.device}, {group.world_size} process(es)", flush=True)
     try:
         data = load_cifar10(config.data, config.data_dir)
     except DataSourceError as exc:

@@ -51,3 +51,23 @@ def test_connection_errors_give_up_after_the_retries():
 def test_unreachable_endpoint_is_a_clear_error():
     with pytest.raises(EndpointUnreachable, match="make serve"):
         PredictionClient(closed_port_url()).check_reachable()
+
+
+def test_inference_key_is_read_from_the_key_file(tmp_path):
+    from benchmark.api_key import inference_key
+
+    key_file = tmp_path / "key_file.json"
+    key_file.write_text('{"management": {"key": "m"}, "inference": {"key": "abc"}, "API": {"key": "x"}}')
+    assert inference_key(key_file) == "abc" and inference_key(None) is None
+    key_file.write_text("{}")
+    with pytest.raises(ValueError, match="cannot read the inference key"):
+        inference_key(key_file)
+
+
+def test_load_test_refuses_other_hosts_unless_named():
+    from benchmark.load_test import LoadTestError, require_loopback
+
+    require_loopback("http://127.0.0.1:8080")
+    require_loopback("http://serve:8080", allowed_hosts=("serve",))
+    with pytest.raises(LoadTestError, match="only targets this machine"):
+        require_loopback("http://10.1.2.3:8080")

@@ -13,7 +13,6 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import requests
 import torch
 from container_files import DOCKERFILE, ROOT, read_dockerfile
+from fakeserving import free_ports
 
 from export.onnx_export import export_onnx
 from robustcifar.artifacts import ModelArtifacts, ModelMeta, model_store_dir
@@ -34,21 +34,12 @@ from robustcifar.model import RobustCifarNet
 from robustcifar.onnx_model import PROVIDER_ENV, OnnxModel, softmax
 from serve.archives import build_archive
 from serve.config import ServeConfig
+from serve.server import process_group_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODELS = {"ce_clean": "classifier", "angular": "embedder"}
 READY_LINE = f"all {len(MODELS)} models answer"
 STARTUP_S = 300
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def build_store(root: Path) -> Path:
@@ -92,14 +83,6 @@ def listening_addresses(port: int) -> set[str]:
             mapped = getattr(address, "ipv4_mapped", None)
             found.add(str(mapped or address))
     return found
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 class Entrypoint:
@@ -230,7 +213,7 @@ def test_sigterm_stops_everything_cleanly(served):
     code = served.stop_and_wait()
     assert code == 0, served.output()[-3000:]
     assert "[serve] stopping: received SIGTERM" in served.output()
-    assert not [name for name, pgid in groups.items() if group_alive(pgid)]
+    assert not [name for name, pgid in groups.items() if process_group_alive(pgid)]
     unhealthy = served.healthcheck()
     assert unhealthy.returncode == 1 and unhealthy.stdout.startswith("unhealthy:")
 
@@ -248,4 +231,4 @@ def test_a_dead_edge_stops_the_container(store, tmp_path):
         raise
     assert code == 1
     assert "[serve] stopping: edge exited with status -9" in entrypoint.output()
-    assert not [name for name, pgid in groups.items() if group_alive(pgid)]
+    assert not [name for name, pgid in groups.items() if process_group_alive(pgid)]

@@ -12,23 +12,15 @@ from onnx import TensorProto, helper
 from robustcifar.artifacts import INPUT_NAME
 from robustcifar.config import parse_config
 from robustcifar.onnx_model import PROVIDER_ENV, ProviderUnavailable
+from serve.config import render_properties
+from serve.edge import render_nginx_conf
 from serve.foreground import (
     ForegroundConfig,
     Supervisor,
     archived_models,
     check_execution_provider,
-    render_edge_conf,
-    render_torchserve_properties,
 )
-from serve.server import ServerError
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from serve.server import ServerError, process_group_alive
 
 
 @pytest.fixture
@@ -65,31 +57,26 @@ def test_container_defaults_token_auth_on_and_can_turn_it_off():
 
 def test_edge_listens_publicly_while_torchserve_stays_on_loopback(tmp_path):
     config = ForegroundConfig(inference_port=18080, backend_port=18079)
-    conf = render_edge_conf(config, tmp_path)
+    conf = render_nginx_conf(config, tmp_path)
     assert "listen 0.0.0.0:18080 " in conf and "listen 127.0.0.1:18080" not in conf
     assert "server 127.0.0.1:18079;" in conf
+    assert config.public_url() == "http://127.0.0.1:18080"
 
 
 def test_edge_on_loopback_when_asked(tmp_path):
-    conf = render_edge_conf(ForegroundConfig(public_host="127.0.0.1", inference_port=18080), tmp_path)
+    conf = render_nginx_conf(ForegroundConfig(host="127.0.0.1", inference_port=18080), tmp_path)
     assert "listen 127.0.0.1:18080 " in conf
 
 
-def test_other_public_addresses_are_refused(tmp_path):
-    with pytest.raises(ServerError, match="--public-host must be 0.0.0.0"):
-        render_edge_conf(ForegroundConfig(public_host="10.1.2.3"), tmp_path)
-
-
 def test_torchserve_properties_keep_apis_on_loopback_with_long_lived_keys(tmp_path):
-    config = ForegroundConfig(management_port=18081, metrics_port=18082, backend_port=18079,
-                              token_expiration_min=1440)
-    properties = dict(line.split("=", 1) for line in render_torchserve_properties(config, tmp_path).splitlines())
+    config = ForegroundConfig(management_port=18081, metrics_port=18082, backend_port=18079)
+    properties = dict(line.split("=", 1) for line in render_properties(config, tmp_path).splitlines())
     assert properties["inference_address"] == "http://127.0.0.1:18079"
     assert properties["management_address"] == "http://127.0.0.1:18081"
     assert properties["metrics_address"] == "http://127.0.0.1:18082"
+    assert properties["grpc_inference_address"] == properties["grpc_management_address"] == "127.0.0.1"
     assert properties["disable_token_authorization"] == "false"
-    assert properties["token_expiration_min"] == "1440"
-    assert (properties["grpc_inference_port"], properties["grpc_management_port"]) == ("7070", "7071")
+    assert properties["token_expiration_min"] == str(60 * 24 * 365)
 
 
 def test_cpu_needs_no_device_check(store, monkeypatch):
@@ -144,7 +131,7 @@ def test_a_child_that_exits_stops_the_others_and_fails(tmp_path):
     assert supervisor.run() == 1
     assert time.monotonic() - started < 10
     assert "edge exited with status 3" in lines[0]
-    assert not any(group_alive(pgid) for pgid in pids.values())
+    assert not any(process_group_alive(pgid) for pgid in pids.values())
 
 
 def test_a_requested_stop_ends_every_group_and_succeeds(tmp_path):
@@ -153,7 +140,7 @@ def test_a_requested_stop_ends_every_group_and_succeeds(tmp_path):
     threading.Timer(0.5, supervisor.request_stop, args=("received SIGTERM",)).start()
     assert supervisor.run() == 0
     assert supervisor.stop_reason == "received SIGTERM"
-    assert not any(group_alive(pgid) for pgid in pids.values())
+    assert not any(process_group_alive(pgid) for pgid in pids.values())
 
 
 def test_a_group_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
@@ -168,4 +155,4 @@ def test_a_group_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path)
     assert supervisor.run() == 0
     assert 1 <= time.monotonic() - started < 8
     assert any("killing" in line for line in lines)
-    assert not any(group_alive(pgid) for pgid in pids.values())
+    assert not any(process_group_alive(pgid) for pgid in pids.values())
