@@ -1,6 +1,6 @@
 """How long it takes to generate CIFAR-10-C: every corruption x severity over N images.
 
-    python -m benchmark.corruption_speed --images test_images.npy [-n 10000] [--device cpu|cuda]
+    python -m benchmark.corruption_speed --images test_images.npy [--count 10000] [--device cpu|cuda]
         [--threads T] [--names NAME ...]
 
 Without --images, N synthetic images are used (smooth random colour fields with edges and fine
@@ -13,18 +13,20 @@ random draws and host-device copies, as a real run does.
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from robustcifar.config import parse_config
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, corrupt
 from robustcifar.corruptions.batch import resolve_device
 from robustcifar.corruptions.cli import load_images
-from robustcifar.corruptions.registry import REGISTRY
+from robustcifar.corruptions.registry import REGISTRY, CorruptionError, lookup
 from robustcifar.provenance import cpu_model
 
 
@@ -64,23 +66,26 @@ def timed(images: torch.Tensor, name: str, severity: int) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--images", type=Path, help="uint8 (N, 32, 32, 3) .npy (default: synthetic)"
-    )
-    parser.add_argument("-n", type=int, default=10000, help="images per severity (default 10000)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads", type=int, help="torch CPU threads (default: all available cores)"
-    )
-    parser.add_argument("--names", nargs="+", default=list(ALL_CORRUPTIONS))
-    args = parser.parse_args(argv)
+@dataclass
+class SpeedConfig:
+    images: Path | None = field(default=None, metadata={"help": "uint8 (N, 32, 32, 3) .npy (default: synthetic)"})
+    count: int = field(default=10000, metadata={"help": "images per severity"})
+    device: str = "cpu"
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: all available cores)"})
+    names: tuple[str, ...] = ALL_CORRUPTIONS
 
-    device = resolve_device(args.device)
-    threads = args.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
-    images = load_images(args.images)[: args.n] if args.images else synthetic_images(args.n)
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_config(SpeedConfig, argv, __doc__.splitlines()[0])
+    try:
+        for name in args.names:
+            lookup(name)
+        device = resolve_device(args.device)
+        images = load_images(args.images)[: args.count] if args.images else synthetic_images(args.count)
+    except CorruptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
     source = torch.from_numpy(images).to(device)
     print(hardware(device))
     print(f"images: {len(images)} per severity from {args.images or 'synthetic images'}")
