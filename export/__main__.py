@@ -34,10 +34,14 @@ class ExportError(RuntimeError):
     pass
 
 
-def export_model(name: str, config: ExportConfig, data) -> ModelMeta:
-    artifacts = ModelArtifacts.for_model(name, config.artifacts)
+def require_checkpoint(name: str, artifacts: ModelArtifacts) -> None:
     if not artifacts.checkpoint.is_file():
         raise ExportError(f"{artifacts.checkpoint} does not exist: train {name} first (make train MODEL={name})")
+
+
+def export_model(name: str, config: ExportConfig, data) -> ModelMeta:
+    artifacts = ModelArtifacts.for_model(name, config.artifacts)
+    require_checkpoint(name, artifacts)
     model, info = load_checkpoint(artifacts.checkpoint)
     export_onnx(model, artifacts.onnx)
     onnx_model = OnnxModel(artifacts.onnx)
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(ExportConfig, argv, __doc__)
     try:
         names = resolve_model_names(config.models)
+        for name in names:  # before minutes of data decoding
+            require_checkpoint(name, ModelArtifacts.for_model(name, config.artifacts))
         data = load_cifar10(config.data, config.data_dir)
         for name in names:
             meta = export_model(name, config, data)

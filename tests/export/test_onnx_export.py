@@ -37,3 +37,14 @@ def test_onnx_matches_pytorch_for_any_batch(exported, batch):
     images = np.random.default_rng(batch).integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8)
     report = check_parity(model, OnnxModel(path), images)
     assert report.ok and report.max_abs_diff < 1e-4, report
+
+
+def test_export_without_a_checkpoint_says_so_before_loading_data(tmp_path, capsys, monkeypatch):
+    import export.__main__ as export_main
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded although nothing can be exported")
+
+    monkeypatch.setattr(export_main, "load_cifar10", no_data)
+    assert export_main.main(["--artifacts", str(tmp_path), "--models", "angular"]) == 2
+    assert "train angular first" in capsys.readouterr().err
