@@ -18,13 +18,14 @@ from robustcifar.paths import data_dir, reports_dir
 from robustcifar.profiles import parse_profiled_config
 from robustcifar.provenance import run_record, write_json
 
-from .accuracy import accuracy_rows, measure_accuracy, write_rows
+from .accuracy import AccuracyRow, accuracy_rows, measure_accuracy
 from .api_key import inference_key
 from .client import EndpointUnreachable, PredictionClient
 from .config import PRESETS, BenchmarkConfig
-from .latency import measure_latency, write_latency_rows
+from .latency import LatencyRow, measure_latency
 from .load_test import LoadTestError, require_loopback
 from .provenance import model_provenance
+from .rows_csv import write_rows_csv
 from .summary import BASELINE_MODEL, format_table, summarise
 from .testsets import chosen_indices, iter_cells
 
@@ -46,7 +47,7 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
                               token=inference_key(config.key_file))
     cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c)
     outcomes = measure_accuracy(client, models, cells, n_cells, n_per_cell, config.progress)
-    write_rows(accuracy_rows(outcomes), out / "accuracy.csv")
+    write_rows_csv(accuracy_rows(outcomes), AccuracyRow, out / "accuracy.csv")
     outcomes.save(out / "outcomes.npz")
     summary = summarise(outcomes, BASELINE_MODEL, config.bootstrap, config.seed)
     print(format_table(summary, n_per_cell), flush=True)
@@ -62,7 +63,7 @@ def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
     rows, baselines, stages = measure_latency(config.url, models, config.users, config.stage_seconds, images,
                                               out / "latency", config.artifacts, config.baseline_seconds,
                                               show_progress=config.progress, token=inference_key(config.key_file))
-    write_latency_rows(rows, out / "latency" / "latency.csv")
+    write_rows_csv(rows, LatencyRow, out / "latency" / "latency.csv")
     for row in rows:
         print(f"  {row.model:<18} users {row.users:>3}: {row.requests_per_s:7.1f} req/s  p50 {row.p50_ms:6.1f} ms  "
               f"p95 {row.p95_ms:6.1f}  p99 {row.p99_ms:6.1f}  failures {row.failures}  "

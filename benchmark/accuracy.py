@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -73,11 +71,3 @@ def accuracy_rows(outcomes: Outcomes) -> list[AccuracyRow]:
             rows.append(AccuracyRow(model, corruption, severity, n, correct, int(outcomes.failed[model][i].sum()),
                                     correct / max(1, n), low, high))
     return rows
-
-
-def write_rows(rows: list[AccuracyRow], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(AccuracyRow.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)

@@ -9,7 +9,7 @@ than one bare model call), requests/s to onnxruntime's best images/s (the share 
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,14 +93,6 @@ def measure_latency(url: str, models: list[str], users: tuple[int, ...], stage_s
                 rows.append(latency_row(stage, baselines[model]))
                 progress.update(1)
     return rows, baselines, stages
-
-
-def write_latency_rows(rows: list[LatencyRow], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(LatencyRow.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
 
 
 def read_latency_rows(path: Path) -> list[LatencyRow]:

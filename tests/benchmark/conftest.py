@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.accuracy import accuracy_rows, write_rows
-from benchmark.latency import LatencyRow, write_latency_rows
+from benchmark.accuracy import AccuracyRow, accuracy_rows
+from benchmark.latency import LatencyRow
 from benchmark.outcomes import CLEAN, Outcomes
+from benchmark.rows_csv import write_rows_csv
 from benchmark.summary import summarise
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 from robustcifar.model_specs import MODEL_NAMES
@@ -72,9 +73,9 @@ def latency_rows() -> list[LatencyRow]:
 def write_run(folder: Path, artifacts: Path) -> Path:
     outcomes = synthetic_outcomes()
     folder.mkdir(parents=True, exist_ok=True)
-    write_rows(accuracy_rows(outcomes), folder / "accuracy.csv")
+    write_rows_csv(accuracy_rows(outcomes), AccuracyRow, folder / "accuracy.csv")
     outcomes.save(folder / "outcomes.npz")
-    write_latency_rows(latency_rows(), folder / "latency" / "latency.csv")
+    write_rows_csv(latency_rows(), LatencyRow, folder / "latency" / "latency.csv")
     (folder / "latency" / "locust_ce_clean_u1.html").write_text("<html><body>locust report</body></html>")
     write_training_outputs(artifacts)
     baseline = [{"batch_size": 1, "calls": 100, "images_per_s": 500.0, "p50_ms": 2.0, "p95_ms": 2.5, "p99_ms": 3.0,
