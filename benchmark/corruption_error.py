@@ -24,11 +24,17 @@ import warnings
 
 import numpy as np
 
+# Error rates are multiples of 1/n (n <= 10,000 images per cell), so a real denominator is at least
+# 1e-4, while one that is zero on paper comes out of float sums of differences as about 1e-16;
+# dividing by that gave relative CEs of 1e15.
+DENOMINATOR_FLOOR = 1e-9
+
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    defined = denominator > DENOMINATOR_FLOOR
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+        return np.where(defined, numerator / np.where(defined, denominator, 1.0), np.nan)
 
 
 def corruption_errors(errors: np.ndarray, baseline_errors: np.ndarray) -> np.ndarray:

@@ -44,6 +44,13 @@ def test_undefined_ratios_are_left_out_of_the_mean():
     assert np.isnan(mean_over_corruptions(np.array([np.nan, np.nan])))
 
 
+def test_a_baseline_that_loses_nothing_is_undefined_despite_float_rounding():
+    # On paper the baseline loses exactly nothing: (.65 - .7) + (.7 - .7) + (.75 - .7) + (.8 - .7) + (.6 - .7) = 0,
+    # which floating point sums to 2.2e-16.
+    baseline = np.array([[0.65, 0.7, 0.75, 0.8, 0.6]])
+    assert np.isnan(relative_corruption_errors(baseline + 0.05, 0.7, baseline, 0.7)).all()
+
+
 def test_trailing_axes_are_carried_through():
     stacked = np.stack([MODEL, MODEL * 0.5], axis=-1)  # (C, S, 2): e.g. two bootstrap resamples
     ce = corruption_errors(stacked, np.stack([BASELINE, BASELINE], axis=-1))
