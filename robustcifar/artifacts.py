@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .file_digest import file_digest
 from .paths import artifacts_dir
 
 INPUT_NAME = "pixels"
@@ -97,8 +97,5 @@ class ModelMeta:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The hash meta.json records for model.onnx, and the benchmark checks."""
+    return file_digest(path, "sha256")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import tarfile
 import urllib.request
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from ..file_digest import file_digest
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 # The checksum published with the release (the same one torchvision and TFDS verify against).
@@ -63,14 +64,6 @@ def _split_arrays(raws: dict[str, bytes]):
     return train[0], train[1], test[0], test[1]
 
 
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_official(dest_dir: Path, url: str = OFFICIAL_URL, timeout: float = 30.0) -> Path:
     """Download the release into dest_dir, verify its MD5, and return its path.
 
@@ -85,7 +78,7 @@ def download_official(dest_dir: Path, url: str = OFFICIAL_URL, timeout: float = 
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
                 bar.update(len(chunk))
-    actual = md5sum(part)
+    actual = file_digest(part, "md5")
     if actual != OFFICIAL_MD5:
         part.unlink()
         raise ValueError(f"downloaded archive has MD5 {actual}, expected {OFFICIAL_MD5}; deleted it")
