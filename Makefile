@@ -31,7 +31,7 @@ export PYTHONUNBUFFERED := 1
         docker-down
 
 help:
-	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|full)"
+	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|study|full)"
 	@echo "make requirements        project virtualenv in .venv (torch $(TORCH_VERSION) first), nginx, Java check"
 	@echo "make train-all           train ce_clean, ce_corrupted, angular, angular_corrupted"
 	@echo "make train MODEL=<name>  train one model"

@@ -1,4 +1,4 @@
-"""`python -m benchmark [--url URL] [--models all] [--profile auto|quick|full]`: accuracy of the live
+"""`python -m benchmark [--url URL] [--models all] [--profile auto|quick|study|full]`: accuracy of the live
 endpoints on clean and corrupted CIFAR-10, and their latency and throughput under Locust next to
 raw onnxruntime, written to reports/<timestamp>/. `python -m benchmark.report` turns that folder
 into index.html and summary.md."""

@@ -1,4 +1,7 @@
-"""PROFILE=auto|quick|full: how big a run is. `auto` means full where CUDA is available."""
+"""PROFILE=auto|quick|study|full: how big a run is. `auto` means full where CUDA is available, else quick.
+
+`study` is the original studies' protocol sized for a CPU; it is only ever chosen explicitly.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import TypeVar
 from .config import parse_config
 
 T = TypeVar("T")
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "study", "full")
 
 
 def resolve_profile(requested: str) -> tuple[str, str]:
@@ -17,7 +20,7 @@ def resolve_profile(requested: str) -> tuple[str, str]:
     if requested in PROFILES:
         return requested, f"profile {requested} (asked for explicitly)"
     if requested != "auto":
-        raise ValueError(f"unknown profile {requested!r}; expected auto, quick or full")
+        raise ValueError(f"unknown profile {requested!r}; expected auto, quick, study or full")
     try:
         import torch
 

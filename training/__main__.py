@@ -1,4 +1,4 @@
-"""`python -m training [--models all] [--profile auto|quick|full] [--epochs N ...]`; --help lists all options."""
+"""`python -m training [--models all] [--profile auto|quick|study|full] [--epochs N ...]`; --help lists all options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training configuration: one dataclass, two size presets (quick for CPUs, full for a GPU)."""
+"""Training configuration: one dataclass and its size presets (quick and study for CPUs, full for a GPU)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,11 @@ class TrainConfig:
     corruption_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     corruption_probability: float = 0.5
     # evaluation during and after training (0 means all)
-    eval_max_images: int = 0
-    knn_gallery_max: int = 0
+    eval_max_images: int = field(default=0, metadata={
+        "help": "class-balanced images of each held-out set (and of the kNN gallery) scored after every epoch"})
+    final_eval_images: int = field(default=0, metadata={
+        "help": "class-balanced validation and test images scored, clean and corrupted, at the end of training"})
+    knn_gallery_max: int = field(default=0, metadata={"help": "training images in the kNN gallery (0: all)"})
     final_corruption_images_per_cell: int = field(
         default=0, metadata={"help": "test images per corruption x severity in the final evaluation"}
     )
@@ -63,9 +66,27 @@ PRESETS: dict[str, dict] = {
         "lr": 0.05,
         "warmup_fraction": 0.2,
         "eval_max_images": 1000,
+        "final_eval_images": 1000,
         "knn_gallery_max": 2000,
         "final_corruption_images_per_cell": 0,
         "umap_points": 600,
+    },
+    # The original studies' protocol on a 2-core CPU: a class-balanced 20% of the training set
+    # (10,000 images) trains, 5,000 class-balanced images of the other 40,000 validate (clean and
+    # corrupted, as the original tables had a validation column for every row). Sized so that
+    # `make all PROFILE=study` fits in 150 minutes on a slow day without native bf16 (about 40
+    # training images/s); with AMX or AVX-512 BF16 it trains about 3x faster (training/speed.py).
+    "study": {
+        "train_fraction": 0.2,
+        "epochs": 5,
+        "batch_size": 128,
+        "lr": 0.2,
+        "warmup_fraction": 0.15,
+        "eval_max_images": 1000,
+        "final_eval_images": 5000,
+        "knn_gallery_max": 0,
+        "final_corruption_images_per_cell": 0,
+        "umap_points": 1500,
     },
     "full": {
         "train_fraction": 1.0,
@@ -73,6 +94,7 @@ PRESETS: dict[str, dict] = {
         "batch_size": 512,
         "lr": 0.2,
         "eval_max_images": 0,
+        "final_eval_images": 0,
         "knn_gallery_max": 0,
         "final_corruption_images_per_cell": 10000,
         "umap_points": 3000,

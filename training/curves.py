@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator
 ACCURACY_SERIES = (
     ("train_accuracy", "train (augmented batches)"),
     ("val_accuracy", "validation"),
+    ("val_corrupted_accuracy", "validation, corrupted"),
     ("test_accuracy", "test"),
     ("test_corrupted_accuracy", "test, corrupted"),
 )

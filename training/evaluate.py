@@ -15,9 +15,23 @@ from robustcifar.model import RobustCifarNet
 EVAL_BATCH = 500
 
 
+def bf16_supported(device: torch.device | str = "cpu") -> bool:
+    """Whether bf16 autocast pays on `device`: any CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX).
+
+    Without those instructions oneDNN emulates bf16 on the CPU, which is slower than float32.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return device.type == "cpu" and any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
 def autocast_for(device: torch.device, bf16: bool):
-    if bf16 and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast where asked for and the hardware has it, else plain float32."""
+    if bf16 and bf16_supported(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

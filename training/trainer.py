@@ -19,7 +19,7 @@ from .angular_loss import AngularLoss
 from .augment import random_crop_flip
 from .batches import class_balanced_batches, shuffled_batches
 from .config import TrainConfig
-from .datasets import TrainingSets
+from .datasets import TrainingSets, capped_sets
 from .distributed import ProcessGroup
 from .evaluate import Evaluator, autocast_for, classifier_metrics
 from .schedule import one_cycle_factor
@@ -109,13 +109,23 @@ def epoch_batches(spec: ModelSpec, config: TrainConfig, labels: np.ndarray, epoc
     return shuffled_batches(len(labels), config.batch_size, epoch, config.seed)
 
 
-def evaluate_epoch(model: RobustCifarNet, sets: TrainingSets, evaluator: Evaluator, bf16: bool) -> dict:
+# held-out set of TrainingSets -> the metric it gives
+HELD_OUT = {"val": "val_accuracy", "corrupted_val": "val_corrupted_accuracy", "test": "test_accuracy",
+            "corrupted_test": "test_corrupted_accuracy"}
+
+
+def evaluate_held_out(model: RobustCifarNet, sets: TrainingSets, bf16: bool, knn_k: int) -> dict:
+    """Accuracy on every held-out set (kNN over `sets.gallery` for embedders), and the classifier's val loss.
+
+    Keys: val_accuracy, val_corrupted_accuracy, test_accuracy, test_corrupted_accuracy (NaN for an
+    empty set), val_loss.
+    """
+    evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, knn_k, bf16)
     evaluator.refresh(model)
-    record = {
-        "val_accuracy": evaluator.accuracy(model, sets.val.images, sets.val.labels),
-        "test_accuracy": evaluator.accuracy(model, sets.test.images, sets.test.labels),
-        "test_corrupted_accuracy": evaluator.accuracy(model, sets.corrupted_test.images, sets.corrupted_test.labels),
-    }
+    record = {}
+    for part, key in HELD_OUT.items():
+        images = getattr(sets, part)
+        record[key] = evaluator.accuracy(model, images.images, images.labels)
     if model.kind == "classifier" and len(sets.val):
         record["val_loss"] = classifier_metrics(model, sets.val.images, sets.val.labels, bf16)["loss"]
     return record
@@ -133,7 +143,7 @@ def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: Proce
     if config.compile:
         net = torch.compile(net)  # the training step only; evaluation runs the eager `model`
     runner = StepRunner(spec, config, net, build_optimizer(model, config), sets, group)
-    evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, config.knn_k, config.bf16)
+    epoch_sets = capped_sets(sets, config.eval_max_images, config.seed)
     train_labels = sets.train.labels.cpu().numpy()
     total_steps = config.epochs * len(epoch_batches(spec, config, train_labels, 0))
     result, step = TrainingResult(model), 0
@@ -162,7 +172,7 @@ def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: Proce
             "images_per_second": len(batches) * config.batch_size / seconds,
         }
         if group.is_main:
-            record.update(evaluate_epoch(model, sets, evaluator, config.bf16))
+            record.update(evaluate_held_out(model, epoch_sets, config.bf16, config.knn_k))
             result.history.append(record)
             if on_epoch:
                 on_epoch(result.history)
