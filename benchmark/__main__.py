@@ -39,19 +39,22 @@ def default_cifar10c(config: BenchmarkConfig) -> Path | None:
 
 def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) -> dict:
     cifar10c = default_cifar10c(config)
-    n_cells = 1 + len(config.corruptions) * len(config.severities)
-    n_per_cell = config.per_class * 10 if config.per_class > 0 else len(data.test_labels)
-    print(f"[benchmark] accuracy: {len(models)} model(s) x {n_cells} cells x {n_per_cell} images; corrupted images "
-          f"from {cifar10c or 'on-the-fly generation'}", flush=True)
-    client = PredictionClient(config.url, config.concurrency, config.timeout, config.retries,
-                              token=inference_key(config.key_file))
-    cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c)
-    outcomes = measure_accuracy(client, models, cells, n_cells, n_per_cell, config.progress)
+    n_corrupted_cells = len(config.corruptions) * len(config.severities)
+    n_per_cell = len(chosen_indices(data.test_labels, config.per_class, config.seed))
+    n_clean = n_per_cell if config.clean_per_class < 0 else len(
+        chosen_indices(data.test_labels, config.clean_per_class, config.seed))
+    print(f"[benchmark] accuracy: {len(models)} model(s) x ({n_clean} clean images + {n_corrupted_cells} corrupted "
+          f"cells x {n_per_cell} images); corrupted images from {cifar10c or 'on-the-fly generation'}", flush=True)
+    cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c,
+                       config.clean_per_class)
+    with PredictionClient(config.url, config.concurrency, config.timeout, config.retries,
+                          token=inference_key(config.key_file)) as client:
+        outcomes = measure_accuracy(client, models, cells, n_clean + n_corrupted_cells * n_per_cell, config.progress)
     write_rows_csv(accuracy_rows(outcomes), AccuracyRow, out / "accuracy.csv")
     outcomes.save(out / "outcomes.npz")
     summary = summarise(outcomes, BASELINE_MODEL, config.bootstrap, config.seed)
-    print(format_table(summary, n_per_cell), flush=True)
-    return {"models": summary, "n_per_cell": n_per_cell, "baseline_model": BASELINE_MODEL,
+    print(format_table(summary, n_per_cell, n_clean), flush=True)
+    return {"models": summary, "n_per_cell": n_per_cell, "n_clean": n_clean, "baseline_model": BASELINE_MODEL,
             "cifar10c": str(cifar10c) if cifar10c else "generated on the fly (seeded)"}
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from robustcifar.imaging import encode_png
 
 from .client import PredictionClient
-from .outcomes import Outcomes
+from .outcomes import CLEAN, CleanCell, Outcomes
 from .statistics import wilson_interval
 
 
@@ -30,18 +30,25 @@ class AccuracyRow:
     ci95_high: float
 
 
-def measure_accuracy(client: PredictionClient, models: list[str], cells, n_cells: int, n_per_cell: int,
+def measure_accuracy(client: PredictionClient, models: list[str], cells, total_images: int,
                      show_progress: bool = True) -> Outcomes:
-    """Send every cell's images to every model; a failed request counts as a wrong answer."""
+    """Send every cell's images to every model; a failed request counts as a wrong answer.
+
+    `total_images` is the number of images in all cells together (for the progress bar).
+    """
     outcomes: Outcomes | None = None
     correct: dict[str, list[np.ndarray]] = {m: [] for m in models}
     failed: dict[str, list[np.ndarray]] = {m: [] for m in models}
     statuses: dict[str, Counter] = {m: Counter() for m in models}
-    total = n_cells * n_per_cell * len(models)
-    with tqdm(total=total, desc="accuracy requests", unit="req", disable=not show_progress) as progress:
+    with tqdm(total=total_images * len(models), desc="accuracy requests", unit="req",
+              disable=not show_progress) as progress:
         for cell in cells:
+            shared = cell.shared_positions
             if outcomes is None:
-                outcomes = Outcomes([], [], np.asarray(cell.labels))
+                labels = np.asarray(cell.labels)
+                outcomes = Outcomes([], [], labels if shared is None else labels[shared])
+                if shared is not None:
+                    outcomes.clean_all = CleanCell(labels)
             outcomes.corruptions.append(cell.corruption)
             outcomes.severities.append(cell.severity)
             bodies = [encode_png(image) for image in cell.images]
@@ -50,8 +57,12 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, n_cells
                 predictions = client.predict_many(model, bodies, progress=False)
                 progress.update(len(bodies))
                 predicted = np.array([-1 if p.class_id is None else p.class_id for p in predictions])
-                correct[model].append(predicted == np.asarray(cell.labels))
-                failed[model].append(predicted == -1)
+                right, no_answer = predicted == np.asarray(cell.labels), predicted == -1
+                if shared is not None:
+                    outcomes.clean_all.correct[model], outcomes.clean_all.failed[model] = right, no_answer
+                    right, no_answer = right[shared], no_answer[shared]
+                correct[model].append(right)
+                failed[model].append(no_answer)
                 statuses[model].update(p.failure_kind for p in predictions if p.class_id is None)
     if outcomes is None:
         raise ValueError("no test cells to measure")
@@ -62,12 +73,14 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, n_cells
 
 
 def accuracy_rows(outcomes: Outcomes) -> list[AccuracyRow]:
+    """One row per model and cell; the clean row counts every clean image measured."""
     rows = []
     for model in outcomes.models:
         for i, (corruption, severity) in enumerate(zip(outcomes.corruptions, outcomes.severities)):
-            n = outcomes.n_images
-            correct = int(outcomes.correct[model][i].sum())
+            right, no_answer = outcomes.clean_cell(model) if corruption == CLEAN else (
+                outcomes.correct[model][i], outcomes.failed[model][i])
+            n, correct = len(right), int(right.sum())
             low, high = wilson_interval(correct, n)
-            rows.append(AccuracyRow(model, corruption, severity, n, correct, int(outcomes.failed[model][i].sum()),
+            rows.append(AccuracyRow(model, corruption, severity, n, correct, int(no_answer.sum()),
                                     correct / max(1, n), low, high))
     return rows

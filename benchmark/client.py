@@ -1,6 +1,7 @@
 """A concurrent HTTP client for the prediction endpoints.
 
-Keep-alive sessions, one per thread. Only failures to connect are retried (with backoff): the
+Keep-alive sessions, one per thread of a pool that lives as long as the client, so the connections
+are kept from one batch of requests (one benchmark cell) to the next. Only failures to connect are retried (with backoff): the
 request never reached the server, so sending it again cannot count it twice. Any answer, a 4xx or
 a 5xx included, is final and is counted as a failed request, never silently re-sent or dropped; so
 is a read timeout (the server may have been working on it).
@@ -12,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Self
 
 import requests
 from tqdm import tqdm
@@ -38,7 +40,7 @@ class Prediction:
 
 
 class PredictionClient:
-    def __init__(self, base_url: str, concurrency: int = 8, timeout: float = 30.0, retries: int = 3,
+    def __init__(self, base_url: str, concurrency: int = 16, timeout: float = 30.0, retries: int = 3,
                  token: str | None = None, backoff_s: float = 0.2) -> None:
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
@@ -49,6 +51,24 @@ class PredictionClient:
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="prediction-client")
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the threads (and so drop their connections); the client starts new ones if used again."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
@@ -85,6 +105,5 @@ class PredictionClient:
         raise AssertionError("unreachable")
 
     def predict_many(self, model: str, bodies: list[bytes], desc: str = "", progress: bool = True) -> list[Prediction]:
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            results = pool.map(lambda body: self.predict(model, body), bodies)
-            return list(tqdm(results, total=len(bodies), desc=desc, unit="req", disable=not progress, leave=False))
+        results = self._executor().map(lambda body: self.predict(model, body), bodies)
+        return list(tqdm(results, total=len(bodies), desc=desc, unit="req", disable=not progress, leave=False))

@@ -2,7 +2,9 @@
 
 Every cell (clean, or a corruption x severity) holds the same test images in the same order, so
 column i is one test image under all its corruptions. The summary's intervals need that: the
-images, not the predictions, are the independent units (see statistics.py). Saved as
+images, not the predictions, are the independent units (see statistics.py). The clean cell may
+also have been measured on more images (all 10,000 in the study profile): `clean_all` holds those,
+and the grid's clean row is their share that the corrupted cells hold. Saved as
 outcomes.npz next to the long-form accuracy.csv, so the report can be rebuilt from the files alone.
 """
 
@@ -17,6 +19,19 @@ CLEAN = "clean"
 
 
 @dataclass
+class CleanCell:
+    """The clean cell measured on more test images than the corrupted cells."""
+
+    labels: np.ndarray  # (N,)
+    correct: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (N,)
+    failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (N,)
+
+    @property
+    def n_images(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
 class Outcomes:
     corruptions: list[str]  # per cell: "clean" or a CIFAR-10-C name
     severities: list[int]  # per cell: 0 for clean, else 1-5
@@ -24,6 +39,7 @@ class Outcomes:
     correct: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (cells, n)
     failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (cells, n): no usable answer
     failures_by_status: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {"400": 3, ...}
+    clean_all: CleanCell | None = None  # the clean cell on more images than the grid, when measured so
 
     @property
     def models(self) -> list[str]:
@@ -51,13 +67,30 @@ class Outcomes:
         for i, model in enumerate(self.models):
             arrays[f"correct_{i}"] = self.correct[model]
             arrays[f"failed_{i}"] = self.failed[model]
+            if self.clean_all is not None:
+                arrays[f"clean_all_correct_{i}"] = self.clean_all.correct[model]
+                arrays[f"clean_all_failed_{i}"] = self.clean_all.failed[model]
+        if self.clean_all is not None:
+            arrays["clean_all_labels"] = self.clean_all.labels
         np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path: Path, failures_by_status: dict | None = None) -> Outcomes:
         with np.load(path) as f:
             models = [str(m) for m in f["models"]]
+            clean_all = None
+            if "clean_all_labels" in f:
+                clean_all = CleanCell(f["clean_all_labels"],
+                                      {m: f[f"clean_all_correct_{i}"].astype(bool) for i, m in enumerate(models)},
+                                      {m: f[f"clean_all_failed_{i}"].astype(bool) for i, m in enumerate(models)})
             return cls([str(c) for c in f["corruptions"]], [int(s) for s in f["severities"]], f["labels"],
                        {m: f[f"correct_{i}"].astype(bool) for i, m in enumerate(models)},
                        {m: f[f"failed_{i}"].astype(bool) for i, m in enumerate(models)},
-                       dict(failures_by_status or {}))
+                       dict(failures_by_status or {}), clean_all)
+
+    def clean_cell(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(correct, failed) of `model` on every clean image measured: `clean_all` when there is one."""
+        if self.clean_all is not None:
+            return self.clean_all.correct[model], self.clean_all.failed[model]
+        i = self.cell_index(CLEAN, 0)
+        return self.correct[model][i], self.failed[model][i]

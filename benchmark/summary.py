@@ -2,7 +2,8 @@
 
 Per model: clean accuracy; the mean over the 15 benchmark corruptions and over the 4 extra
 ("unseen") ones; mCE and relative mCE against the baseline model `ce_clean`; accuracy, CE and
-relative CE per corruption; the mean over the benchmark corruptions per severity; failed requests.
+relative CE per corruption; the mean over the benchmark corruptions per severity; failed requests;
+and the paired difference to the baseline (same images, so far tighter than either model's interval).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from .corruption_error import (
     relative_corruption_errors,
 )
 from .outcomes import CLEAN, Outcomes
-from .statistics import bootstrap_weights, mean_interval, percentile_interval, wilson_interval
+from .statistics import (
+    bootstrap_weights,
+    mean_interval,
+    paired_difference_interval,
+    percentile_interval,
+    wilson_interval,
+)
 
 BASELINE_MODEL = "ce_clean"
 # A relative CE divides by the accuracy the baseline lost to a corruption (a CE by its errors). When
@@ -87,11 +94,41 @@ def mean_accuracy(outcomes: Outcomes, model: str, cells: list[int]) -> dict | No
 
 
 def clean_accuracy(outcomes: Outcomes, model: str) -> dict | None:
-    i = outcomes.cell_index(CLEAN, 0)
-    if i is None:
+    """On every clean image measured (all 10,000 in the study profile), not only the grid's share."""
+    if outcomes.cell_index(CLEAN, 0) is None:
         return None
-    correct = int(outcomes.correct[model][i].sum())
-    return figure(correct / outcomes.n_images, wilson_interval(correct, outcomes.n_images), outcomes.n_images)
+    right, _ = outcomes.clean_cell(model)
+    correct, n = int(right.sum()), len(right)
+    return figure(correct / n, wilson_interval(correct, n), n)
+
+
+def difference_figure(mine: np.ndarray, base: np.ndarray) -> dict | None:
+    """Paired difference of per-image scores (model - baseline), with its 95% t interval over the images."""
+    diff = np.asarray(mine, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    if len(diff) < 2:
+        return None
+    return figure(float(diff.mean()), paired_difference_interval(diff), len(diff))
+
+
+def paired_differences(outcomes: Outcomes, model: str, baseline: str) -> dict | None:
+    """Accuracy of `model` minus that of `baseline` on the same images: clean, the means over the
+    benchmark and the unseen corruptions, and per corruption. None for the baseline itself."""
+    if model == baseline or baseline not in outcomes.models:
+        return None
+
+    def over(cells: list[int]) -> dict | None:
+        if not cells:
+            return None
+        return difference_figure(outcomes.correct[model][cells].mean(axis=0),
+                                 outcomes.correct[baseline][cells].mean(axis=0))
+
+    benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
+    clean = None
+    if outcomes.cell_index(CLEAN, 0) is not None:
+        clean = difference_figure(outcomes.clean_cell(model)[0], outcomes.clean_cell(baseline)[0])
+    return {"baseline": baseline, "clean": clean, "benchmark_mean": over(outcomes.cells_of(benchmark)),
+            "extra_mean": over(outcomes.cells_of(extra)),
+            "per_corruption": {c: over(outcomes.cells_of([c])) for c in benchmark + extra}}
 
 
 def corruption_error_figures(outcomes: Outcomes, model: str, baseline: str, corruptions: list[str],
@@ -130,6 +167,17 @@ def per_severity(outcomes: Outcomes, model: str, corruptions: list[str]) -> dict
         zip(outcomes.corruptions, outcomes.severities)) if c in corruptions and sev == s]) for s in severities}
 
 
+def clean_only_requests(outcomes: Outcomes) -> int:
+    """Clean images measured beyond the grid's share of them."""
+    return 0 if outcomes.clean_all is None else outcomes.clean_all.n_images - outcomes.n_images
+
+
+def clean_only_failures(outcomes: Outcomes, model: str) -> int:
+    if outcomes.clean_all is None:
+        return 0
+    return int(outcomes.clean_all.failed[model].sum()) - int(outcomes.failed[model][outcomes.cell_index(CLEAN, 0)].sum())
+
+
 def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.ndarray) -> dict:
     benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
     seen_ce = corruption_error_figures(outcomes, model, baseline, benchmark, weights)
@@ -149,8 +197,9 @@ def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.n
         "unseen_relative_mce": unseen_ce["relative_mce"],
         "per_corruption": per_corruption,
         "per_severity": per_severity(outcomes, model, benchmark),
-        "failed_requests": int(outcomes.failed[model].sum()),
-        "requests": int(outcomes.failed[model].size),
+        "difference_to_baseline": paired_differences(outcomes, model, baseline),
+        "failed_requests": int(outcomes.failed[model].sum()) + clean_only_failures(outcomes, model),
+        "requests": int(outcomes.failed[model].size) + clean_only_requests(outcomes),
         "failures_by_status": outcomes.failures_by_status.get(model, {}),
     }
 
@@ -161,7 +210,8 @@ def summarise(outcomes: Outcomes, baseline: str = BASELINE_MODEL, resamples: int
     return {model: summarise_model(outcomes, model, baseline, weights) for model in outcomes.models}
 
 
-def format_table(summary: dict[str, dict], n_per_cell: int, baseline: str = BASELINE_MODEL) -> str:
+def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None = None,
+                 baseline: str = BASELINE_MODEL) -> str:
     """The console table: every figure with its 95% interval."""
     def pct(fig: dict | None) -> str:
         if fig is None:
@@ -177,6 +227,22 @@ def format_table(summary: dict[str, dict], n_per_cell: int, baseline: str = BASE
     for model, s in summary.items():
         lines.append(f"{model:<18} {pct(s['clean']):>18} {pct(s['benchmark_mean']):>18} {pct(s['extra_mean']):>18} "
                      f"{pct(s['mce']):>19} {pct(s['relative_mce']):>19} {s['failed_requests']:>6}")
-    lines.append(f"(n = {n_per_cell} test images per cell; [95% interval]; a failed request counts as wrong; "
-                 f"mCE against {baseline}; per-cell figures in accuracy.csv)")
+    clean_note = "" if n_clean in (None, n_per_cell) else f", {n_clean} in the clean cell"
+    lines.append(f"(n = {n_per_cell} test images per corrupted cell{clean_note}; [95% interval]; a failed request "
+                 f"counts as wrong; mCE against {baseline}; per-cell figures in accuracy.csv)")
+    differences = {m: s["difference_to_baseline"] for m, s in summary.items() if s.get("difference_to_baseline")}
+    if differences:
+        lines.append(f"\npaired difference to {baseline}, points (same images; [95% interval])")
+        lines.append(f"{'model':<18} {'clean':>20} {'15 benchmark':>20} {'4 unseen':>20}")
+        for model, d in differences.items():
+            lines.append(f"{model:<18} {points(d['clean']):>20} {points(d['benchmark_mean']):>20} "
+                         f"{points(d['extra_mean']):>20}")
     return "\n".join(lines)
+
+
+def points(fig: dict | None) -> str:
+    """A difference figure in percentage points with its interval, e.g. '+3.1 [+1.9, +4.3]'."""
+    if fig is None:
+        return "n/a"
+    low, high = fig["ci95"]
+    return f"{100 * fig['value']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"

@@ -59,11 +59,33 @@ def hardware_summary() -> dict[str, Any]:
     return info
 
 
+def portable(payload: Any, root: Path | None = None) -> Any:
+    """`payload` with every path inside the checkout written relative to it (and the checkout's
+    sibling folders, such as ../shared, as ../<name>), so records can be committed and compared
+    across machines. Strings are rewritten wherever the checkout's absolute path occurs in them
+    (a command line included); other absolute paths are left as they are."""
+    root = (root or project_root()).resolve()
+
+    def rewrite(text: str) -> str:
+        if text == str(root):
+            return "."
+        return text.replace(f"{root}/", "").replace(f"{root.parent}/", "../")
+
+    if isinstance(payload, str):
+        return rewrite(payload)
+    if isinstance(payload, dict):
+        return {key: portable(value, root) for key, value in payload.items()}
+    if isinstance(payload, (list, tuple)):
+        return [portable(value, root) for value in payload]
+    return payload
+
+
 def write_json(path: Path, payload: Any) -> None:
-    """Write atomically, so a crash never leaves half a metrics file behind."""
+    """Write atomically, so a crash never leaves half a metrics file behind; paths in the checkout
+    are written relative to it (see `portable`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(portable(payload), indent=2, sort_keys=False) + "\n")
     tmp.replace(path)
 
 

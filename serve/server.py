@@ -142,6 +142,10 @@ def server_environment(config: ServeConfig, files: ServerFiles) -> dict[str, str
         "TEMP": temp,  # read by the launcher to set the JVM's java.io.tmpdir (worker sockets)
         "ROBUSTCIFAR_ORT_THREADS": threads,
         "OMP_NUM_THREADS": threads,
+        # numpy's BLAS only runs the embedders' kNN product (a batch x 128 by 128 x gallery matrix):
+        # one thread is plenty, and a pool of spinning BLAS threads next to onnxruntime's slows both.
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     })
     return env
 

@@ -42,7 +42,7 @@ class ReportContent:
     sections: list[Section]
 
 
-REPRODUCE = ("Reproduce: `make benchmark PROFILE=quick` (or full) measures and then writes this report; "
+REPRODUCE = ("Reproduce: `make benchmark PROFILE=quick` (or study, or full) measures and then writes this report; "
              "`make report RUN=reports/<run>` renders a run folder again.")
 
 
@@ -68,17 +68,19 @@ def accuracy_sections(run: RunData, training: dict[str, TrainingOutputs], pictur
     if not models:
         return [Section("accuracy", "Accuracy under corruption", ["Not measured in this run (--no-accuracy)."])]
     n = run.accuracy.get("n_per_cell", 0)
+    n_clean = run.accuracy.get("n_clean", n)
     baseline = run.accuracy.get("baseline_model", BASELINE_MODEL)
+    summary_tables = [tables.summary_table(models, n, baseline, n_clean),
+                      tables.difference_table(models, n, n_clean, baseline)]
+    detail_tables = [tables.per_corruption_table(models, n), tables.difference_per_corruption_table(models, n, baseline),
+                     tables.corruption_error_table(models, n, baseline), tables.per_severity_table(models, n, n_clean)]
     return [
-        Section("accuracy", "Accuracy under corruption", headline(run),
-                [tables.summary_table(models, n, baseline)],
+        Section("accuracy", "Accuracy under corruption", headline(run), [t for t in summary_tables if t is not None],
                 [Picture(p, c) for p, c in pictures.items() if p.endswith(("family.png", "heatmap.png"))], "Summary"),
         Section("studies", "The original studies' tables, with this run's numbers", [],
-                [tables.study_corrupted_table(models, n), tables.study_train_test_table(models, training, n)],
+                [tables.study_corrupted_table(models, n), tables.study_train_test_table(models, training, n, n_clean)],
                 label="Original studies"),
-        Section("details", "Per corruption and per severity", [],
-                [tables.per_corruption_table(models, n), tables.corruption_error_table(models, n, baseline),
-                 tables.per_severity_table(models, n)],
+        Section("details", "Per corruption and per severity", [], [t for t in detail_tables if t is not None],
                 [Picture(p, c) for p, c in pictures.items() if p.endswith("by_corruption.png")], "Details"),
     ]
 

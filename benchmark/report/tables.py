@@ -64,19 +64,54 @@ def number(value: float, digits: int = 1) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def images_note(n_per_cell: int) -> str:
-    return (f"Percent, [95% interval]; n = {n_per_cell} test images per cell ({n_per_cell // 10} per class), "
-            "the same images in every cell.")
+def images_note(n_per_cell: int, n_clean: int | None = None) -> str:
+    clean = "" if n_clean in (None, n_per_cell) else (
+        f" The clean figures are on {n_clean} test images, the corrupted cells' images among them.")
+    return (f"Percent, [95% interval]; n = {n_per_cell} test images per corrupted cell ({n_per_cell // 10} per "
+            f"class), the same images in every cell.{clean}")
 
 
-def summary_table(models: dict[str, dict], n_per_cell: int, baseline: str) -> Table:
+def points(fig: dict | None) -> str:
+    """A paired difference in percentage points with its interval, e.g. '+3.1 [+1.9, +4.3]'."""
+    if not fig:
+        return "n/a"
+    low, high = fig["ci95"]
+    return f"{100 * fig['value']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def difference_table(models: dict[str, dict], n_per_cell: int, n_clean: int | None, baseline: str) -> Table | None:
+    differences = {m: s["difference_to_baseline"] for m, s in models.items() if s.get("difference_to_baseline")}
+    if not differences:
+        return None
+    rows = [[m, points(d["clean"]), points(d["benchmark_mean"]), points(d["extra_mean"])]
+            for m, d in differences.items()]
+    return Table("difference", f"Paired difference to {baseline} (percentage points)",
+                 ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions"], rows,
+                 f"Accuracy of the model minus that of {baseline} on the same test images, [95% interval]: a t "
+                 "interval over the per-image differences (paired), which is far tighter than either model's own "
+                 "interval. An interval that excludes 0 is a resolved difference. "
+                 + images_note(n_per_cell, n_clean))
+
+
+def difference_per_corruption_table(models: dict[str, dict], n_per_cell: int, baseline: str) -> Table | None:
+    differences = {m: s["difference_to_baseline"] for m, s in models.items() if s.get("difference_to_baseline")}
+    if not differences:
+        return None
+    corruptions = list(next(iter(differences.values()))["per_corruption"])
+    rows = [[c, family_of(c), *[points(d["per_corruption"].get(c)) for d in differences.values()]]
+            for c in corruptions]
+    return Table("difference-per-corruption", f"Paired difference to {baseline} per corruption (points, mean over "
+                 "the 5 severities)", ["corruption", "family", *differences], rows, images_note(n_per_cell))
+
+
+def summary_table(models: dict[str, dict], n_per_cell: int, baseline: str, n_clean: int | None = None) -> Table:
     rows = [[m, pct(s["clean"]), pct(s["benchmark_mean"]), pct(s["extra_mean"]), pct(s["mce"]),
              pct(s["relative_mce"]), pct(s["unseen_mce"]), f"{s['failed_requests']} / {s['requests']}"]
             for m, s in models.items()]
     return Table("summary", "Accuracy under corruption: summary",
                  ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions", f"mCE (vs {baseline})",
                   "relative mCE", "unseen mCE", "failed / requests"], rows,
-                 images_note(n_per_cell) + " Means over corruptions x 5 severities; their interval treats the "
+                 images_note(n_per_cell, n_clean) + " Means over corruptions x 5 severities; their interval treats the "
                  "test images as the units. mCE: the errors summed over severities, divided by the baseline's, "
                  "averaged over the corruptions (Hendrycks & Dietterich, 2019); relative mCE does the same with "
                  "the accuracy lost relative to clean images; its interval is 'unbounded' when the baseline "
@@ -93,31 +128,34 @@ def study_corrupted_table(models: dict[str, dict], n_per_cell: int) -> Table:
                  "through the HTTP endpoints.")
 
 
-def _training_cells(outputs: TrainingOutputs | None, test_key: str) -> list[str]:
+def _training_cells(outputs: TrainingOutputs | None, test_key: str, val_key: str) -> list[str]:
     if outputs is None or not outputs.final:
         return ["n/a", "n/a"]
-    return [plain_pct(outputs.final.get(test_key)), plain_pct(outputs.final.get("val_accuracy"))]
+    return [plain_pct(outputs.final.get(test_key)), plain_pct(outputs.final.get(val_key))]
 
 
-def study_train_test_table(models: dict[str, dict], training: dict[str, TrainingOutputs], n_per_cell: int) -> Table:
+def study_train_test_table(models: dict[str, dict], training: dict[str, TrainingOutputs], n_per_cell: int,
+                           n_clean: int | None = None) -> Table:
     rows = []
     for family, clean_model, corrupted_model in STUDY_PAIRS:
-        for setting, model, key, test_key in (
-            ("train clean / test clean", clean_model, "clean", "test_accuracy"),
-            ("train clean / test corrupted", clean_model, "benchmark_mean", "test_corrupted_accuracy"),
-            ("train corrupted / test corrupted", corrupted_model, "benchmark_mean", "test_corrupted_accuracy"),
+        for setting, model, key, test_key, val_key in (
+            ("train clean / test clean", clean_model, "clean", "test_accuracy", "val_accuracy"),
+            ("train clean / test corrupted", clean_model, "benchmark_mean", "test_corrupted_accuracy",
+             "val_corrupted_accuracy"),
+            ("train corrupted / test corrupted", corrupted_model, "benchmark_mean", "test_corrupted_accuracy",
+             "val_corrupted_accuracy"),
         ):
             served = pct(models[model][key]) if model in models else "not measured"
-            rows.append([family, setting, model, served, *_training_cells(training.get(model), test_key)])
+            rows.append([family, setting, model, served, *_training_cells(training.get(model), test_key, val_key)])
     n_val = next((t.final.get("n_val") for t in training.values() if t.final.get("n_val")), None)
     n_test = next((t.final.get("n_test") for t in training.values() if t.final.get("n_test")), None)
     return Table("study-train-test", "Original study 2: training and test distributions",
                  ["classifier", "setting", "model", "test (served)", "test (end of training)",
                   "validation (end of training)"], rows,
-                 images_note(n_per_cell) + " 'end of training' columns come from artifacts/<model>/train/metrics.json: "
-                 f"test on {n_test or '?'} test images (corrupted: one random benchmark corruption and severity per "
-                 f"image), validation on {n_val or '?'} held-out clean training images. The validation column is the "
-                 "model's, so it repeats across the rows of one model.")
+                 images_note(n_per_cell, n_clean) + " 'end of training' columns come from "
+                 f"artifacts/<model>/train/metrics.json, scored in-process: test on {n_test or '?'} test images, "
+                 f"validation on {n_val or '?'} held-out training images never trained on; on corrupted rows both "
+                 "are the same images under one random benchmark corruption and severity each.")
 
 
 def per_corruption_table(models: dict[str, dict], n_per_cell: int) -> Table:
@@ -146,13 +184,13 @@ def corruption_error_table(models: dict[str, dict], n_per_cell: int, baseline: s
                  f"the loss's own interval reaches 0. n = {n_per_cell} per cell.")
 
 
-def per_severity_table(models: dict[str, dict], n_per_cell: int) -> Table:
+def per_severity_table(models: dict[str, dict], n_per_cell: int, n_clean: int | None = None) -> Table:
     names = list(models)
     severities = list(next(iter(models.values()))["per_severity"]) if models else []
     rows = [["0 (clean)", *[pct(models[m]["clean"]) for m in names]]]
     rows += [[s, *[pct(models[m]["per_severity"][s]) for m in names]] for s in severities]
     return Table("per-severity", "Accuracy per severity (mean over the 15 benchmark corruptions)", ["severity", *names],
-                 rows, images_note(n_per_cell))
+                 rows, images_note(n_per_cell, n_clean))
 
 
 def latency_table(rows: list[LatencyRow]) -> Table:

@@ -120,3 +120,80 @@ def test_ce_is_unbounded_when_the_baseline_makes_almost_no_errors():
     outcomes.failed = {m: np.zeros((2, n), bool) for m in outcomes.correct}
     mce = summarise(outcomes, "ce_clean", resamples=400)["ce_corrupted"]["mce"]
     assert mce["value"] == pytest.approx(3.0) and mce["unbounded"]
+
+
+def naive_t_interval(differences: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t interval of paired differences, written out by hand."""
+    from scipy.stats import t
+
+    n = len(differences)
+    mean = sum(differences) / n
+    variance = sum((d - mean) ** 2 for d in differences) / (n - 1)
+    half = t.ppf(0.975, n - 1) * (variance / n) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def test_paired_difference_matches_a_hand_written_t_interval():
+    rng = np.random.default_rng(11)
+    n = 300
+    cells = [("clean", 0)] + [(c, s) for c in ("gaussian_noise", "fog", "speckle_noise") for s in (1, 2)]
+    outcomes = Outcomes([c for c, _ in cells], [s for _, s in cells], np.arange(n) % 10)
+    for model, p in (("ce_clean", 0.5), ("angular", 0.6)):
+        outcomes.correct[model] = rng.random((len(cells), n)) < p
+        outcomes.failed[model] = np.zeros((len(cells), n), bool)
+    d = summarise(outcomes, "ce_clean", resamples=50)["angular"]["difference_to_baseline"]
+    mine, base = outcomes.correct["angular"].astype(float), outcomes.correct["ce_clean"].astype(float)
+    # benchmark corruptions here: gaussian_noise and fog (cells 1-4); each image's mean over them
+    per_image = [(mine[1:5, i].mean() - base[1:5, i].mean()) for i in range(n)]
+    mean, low, high = naive_t_interval(per_image)
+    assert d["benchmark_mean"]["value"] == pytest.approx(mean)
+    assert d["benchmark_mean"]["ci95"] == [pytest.approx(low), pytest.approx(high)]
+    assert d["benchmark_mean"]["n"] == n
+    mean, low, high = naive_t_interval([mine[0, i] - base[0, i] for i in range(n)])
+    assert d["clean"]["value"] == pytest.approx(mean) and d["clean"]["ci95"] == [pytest.approx(low), pytest.approx(high)]
+    mean, _, _ = naive_t_interval([mine[5:7, i].mean() - base[5:7, i].mean() for i in range(n)])
+    assert d["extra_mean"]["value"] == pytest.approx(mean)
+    assert d["per_corruption"]["fog"]["value"] == pytest.approx(mine[3:5].mean() - base[3:5].mean())
+    # two models that mostly agree (as two models on the same images do): the paired interval is far
+    # tighter than the one of either model's own accuracy
+    agree = outcomes.correct["ce_clean"] | (rng.random(outcomes.correct["ce_clean"].shape) < 0.1)
+    outcomes.correct["angular"] = agree
+    paired = summarise(outcomes, "ce_clean", resamples=50)["angular"]
+    width = paired["difference_to_baseline"]["clean"]["ci95"][1] - paired["difference_to_baseline"]["clean"]["ci95"][0]
+    assert width < 0.5 * (paired["clean"]["ci95"][1] - paired["clean"]["ci95"][0])
+    # the baseline has no difference to itself; identical models differ by exactly 0
+    assert summarise(outcomes, "ce_clean", resamples=50)["ce_clean"]["difference_to_baseline"] is None
+    outcomes.correct["angular"] = outcomes.correct["ce_clean"].copy()
+    same = summarise(outcomes, "ce_clean", resamples=50)["angular"]["difference_to_baseline"]["benchmark_mean"]
+    assert same["value"] == 0 and same["ci95"] == [0, 0]
+
+
+def test_a_clean_cell_on_more_images_gives_the_clean_figures_and_keeps_the_grid_paired(tmp_path):
+    from benchmark.accuracy import accuracy_rows
+    from benchmark.outcomes import CleanCell
+
+    rng = np.random.default_rng(5)
+    n_all, shared = 1000, np.arange(0, 1000, 10)  # the corrupted cells hold every 10th clean image
+    labels = np.arange(n_all) % 10
+    outcomes = Outcomes(["clean", "gaussian_noise"], [0, 1], labels[shared])
+    outcomes.clean_all = CleanCell(labels)
+    for model in ("ce_clean", "ce_corrupted"):
+        clean = rng.random(n_all) < 0.7
+        outcomes.clean_all.correct[model], outcomes.clean_all.failed[model] = clean, np.zeros(n_all, bool)
+        outcomes.correct[model] = np.stack([clean[shared], rng.random(len(shared)) < 0.4])
+        outcomes.failed[model] = np.zeros((2, len(shared)), bool)
+    outcomes.clean_all.failed["ce_corrupted"][[1, 2]] = True  # two failed clean requests outside the grid
+    summary = summarise(outcomes, "ce_clean", resamples=50)
+    model = summary["ce_corrupted"]
+    assert model["clean"]["n"] == n_all
+    assert model["clean"]["value"] == pytest.approx(outcomes.clean_all.correct["ce_corrupted"].mean())
+    assert model["difference_to_baseline"]["clean"]["n"] == n_all
+    assert model["benchmark_mean"]["n"] == len(shared)
+    assert (model["failed_requests"], model["requests"]) == (2, n_all + len(shared))
+    rows = {(r.model, r.corruption): r for r in accuracy_rows(outcomes)}
+    assert rows[("ce_corrupted", "clean")].n == n_all and rows[("ce_corrupted", "clean")].failed == 2
+    assert rows[("ce_corrupted", "gaussian_noise")].n == len(shared)
+    outcomes.save(tmp_path / "outcomes.npz")
+    again = Outcomes.load(tmp_path / "outcomes.npz")
+    assert np.array_equal(again.clean_all.correct["ce_clean"], outcomes.clean_all.correct["ce_clean"])
+    assert summarise(again, "ce_clean", resamples=50)["ce_corrupted"]["clean"] == model["clean"]

@@ -1,0 +1,22 @@
+import json
+from pathlib import Path
+
+from robustcifar.paths import project_root
+from robustcifar.provenance import portable, write_json
+
+
+def test_paths_in_the_checkout_are_written_relative_to_it(tmp_path):
+    root = Path("/machine/checkout")
+    record = {"artifacts": "/machine/checkout/artifacts/ce_clean", "data": "/machine/shared/data/cifar.tar.gz",
+              "command": "/machine/checkout/benchmark/__main__.py --url http://127.0.0.1:8080",
+              "home": "/machine/checkout", "elsewhere": "/opt/other", "nested": [{"p": "/machine/checkout/x"}], "n": 3}
+    assert portable(record, root) == {
+        "artifacts": "artifacts/ce_clean", "data": "../shared/data/cifar.tar.gz",
+        "command": "benchmark/__main__.py --url http://127.0.0.1:8080", "home": ".", "elsewhere": "/opt/other",
+        "nested": [{"p": "x"}], "n": 3}
+
+
+def test_write_json_records_no_absolute_path_of_this_checkout(tmp_path):
+    write_json(tmp_path / "r.json", {"out": str(project_root() / "reports" / "run")})
+    text = (tmp_path / "r.json").read_text()
+    assert str(project_root()) not in text and json.loads(text) == {"out": "reports/run"}
