@@ -36,6 +36,14 @@ class ServeConfig:
     batch_size: int = field(default=8, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
     max_batch_delay_ms: int = field(default=1, metadata={"help": "longest wait to fill a batch (>= 1)"})
     ort_threads: int = field(default=0, metadata={"help": "onnxruntime threads per worker (0: one per core)"})
+    # Admission control at the edge (README, Overload): beyond this many requests in flight or
+    # waiting for one model, nginx answers 503 with Retry-After at once, without touching TorchServe,
+    # whose own queue (100 per model) stays as the second guard.
+    admission_limit: int = field(default=-1, metadata={
+        "help": "requests in flight or waiting per model before the edge refuses (-1: 4 batches per worker; 0: off)"})
+    retry_after_s: int = field(default=1, metadata={"help": "Retry-After of the edge's overload refusals, seconds"})
+    edge_priority: int = field(default=10, metadata={
+        "help": "nice value of the edge's worker: above TorchServe's, so refusing excess load never starves the model"})
     max_request_mb: float = field(default=8.0, metadata={"help": "larger bodies get 413"})
     # Measured on the 2-core VM (README, Serving performance): the serial collector and C1-only
     # JIT take less of the CPU that onnxruntime needs than the JVM's defaults (G1, C2).
@@ -49,6 +57,12 @@ class ServeConfig:
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir) if self.state_dir else project_root() / "logs" / "torchserve"
+
+    def resolved_admission_limit(self) -> int:
+        """0 means no limit; -1 resolves to four batches for every worker of a model."""
+        if self.admission_limit >= 0:
+            return self.admission_limit
+        return 4 * self.batch_size * self.workers_per_model
 
     def resolved_ort_threads(self) -> int:
         return self.ort_threads if self.ort_threads > 0 else (os.cpu_count() or 1)

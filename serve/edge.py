@@ -9,7 +9,11 @@ here: the edge relabels such bodies as application/octet-stream. It also
     (/api-description, /invocations, KServe paths) than this service documents;
   - answers what it refuses itself (404, 405, 413, malformed requests, TorchServe down) with the
     same JSON `{"error", "detail"}` body as the handler's 400s;
-  - keeps TorchServe's own inference port on loopback.
+  - keeps TorchServe's own inference port on loopback;
+  - admission control: at most `admission_limit` prediction requests per model are in flight or
+    waiting; the rest get 503 `overloaded` with Retry-After at once. A refusal costs nginx tens of
+    microseconds and TorchServe nothing, and the edge's worker runs at a lower priority (nice) than
+    TorchServe, so a flood of refusals cannot take the CPU the model needs.
 Answers that come from TorchServe (its 404 for an unknown model, its 503s) pass unchanged.
 """
 
@@ -50,9 +54,16 @@ def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     not_allowed = _json_error(405, "method_not_allowed", "predictions take POST or PUT with the image as the body")
     bad_request = _json_error(400, "bad_request", "the HTTP request is malformed")
     unavailable = _json_error(503, "backend_unavailable", "the model server is not answering; try again shortly")
+    limit = config.resolved_admission_limit()
+    overloaded = _json_error(503, "overloaded", f"this model already has {limit} requests in flight; retry after "
+                                                f"{config.retry_after_s} s")
+    # limit_conn counts the requests being processed per key; an empty key (no model) is not counted.
+    admission_zone = "limit_conn_zone $admission_model zone=per_model:1m;" if limit > 0 else ""
+    admission = f"limit_conn per_model {limit};" if limit > 0 else ""
     return f"""# Rendered by serve/edge.py; edit ServeConfig, not this file.
 {user_line}
 worker_processes 1;
+worker_priority {config.edge_priority};
 daemon off;
 pid {state_dir}/nginx.pid;
 error_log {logs}/edge_error.log warn;
@@ -75,6 +86,13 @@ http {{
         "~*^application/x-www-form-urlencoded" application/octet-stream;
         default $http_content_type;
     }}
+    map $uri $admission_model {{
+        "~^/predictions/(?<model>[^/]+)" $model;
+        default "";
+    }}
+    {admission_zone}
+    limit_conn_status 503;
+    limit_conn_log_level info;
     upstream torchserve {{
         server {LOOPBACK}:{config.backend_port};
         keepalive 64;
@@ -87,6 +105,8 @@ http {{
         error_page 405 = @method_not_allowed;
         error_page 413 = @too_large;
         error_page 502 504 = @unavailable;
+        # nginx's own 503 is only ever the admission refusal (TorchServe's 503s are not intercepted)
+        error_page 503 = @overloaded;
         # Keep-alive to TorchServe (a location that sets any proxy_set_header must repeat this).
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -98,6 +118,7 @@ http {{
             if ($request_method !~ ^(POST|PUT)$) {{
                 return 405;
             }}
+            {admission}
             proxy_set_header Connection "";
             proxy_set_header Content-Type $backend_content_type;
             proxy_pass http://torchserve;
@@ -113,6 +134,10 @@ http {{
         }}
         location @too_large {{ {too_large} }}
         location @unavailable {{ {unavailable} }}
+        location @overloaded {{
+            add_header Retry-After {config.retry_after_s} always;
+            {overloaded}
+        }}
     }}
 }}
 """
