@@ -49,7 +49,8 @@ class TrainConfig:
     umap_points: int = 2000
     # machine
     device: str = "auto"
-    bf16: bool = True
+    bf16: bool = field(default=True, metadata={
+        "help": "bf16 autocast where the hardware has it (CUDA; CPUs with AMX or AVX-512 BF16), else float32"})
     channels_last: bool = True
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step (GPU runs)"})
     num_threads: int = 0
