@@ -11,13 +11,17 @@ Run by hand against a running server (`make serve`), for one or more models, in 
    of its value in step 1.
 
 For each phase: answers/s, refusals/s (503), other failures, p50/p99 of answers and of refusals.
-The load generator (benchmark/http_load.py) runs on the same machine and only targets loopback.
+The load generator (benchmark/http_load.py) runs on the same machine and only targets loopback;
+by default it lowers its own priority (nice 19), so that it takes only the CPU the server leaves,
+as clients on other machines would: an impolite client on the same 2 cores otherwise spends a core
+on its own refusals, which measures the client, not the server (`--nice 0` shows that case).
 The targets of the issue are printed next to the figures; nothing is asserted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections import Counter
@@ -57,6 +61,7 @@ class OverloadConfig:
     capacity_s: float = field(default=15.0, metadata={"help": "seconds of the capacity and reference phases"})
     recovery_s: float = field(default=10.0, metadata={"help": "seconds of the recovery phase"})
     token: str | None = field(default=None, metadata={"help": "inference API token when token auth is on"})
+    nice: int = field(default=19, metadata={"help": "niceness added to this load generator's process (0: none)"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/overload.json)"})
 
 
@@ -190,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     try:
         require_loopback(config.url)
+        if config.nice:
+            os.nice(config.nice)
         body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
         results = [overload_model(config, model, body) for model in config.models]
     except LoadTestError as exc:

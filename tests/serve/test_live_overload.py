@@ -76,7 +76,7 @@ def test_polite_clients_honour_retry_after_and_keep_getting_answers(server):
     assert len(refused) <= 2 * 8
 
 
-def test_the_default_limit_is_four_batches_per_worker():
-    assert ServeConfig().resolved_admission_limit() == 4 * 8
-    assert ServeConfig(batch_size=4, workers_per_model=2).resolved_admission_limit() == 4 * 4 * 2
+def test_the_default_limit_is_eight_batches_per_worker():
+    assert ServeConfig().resolved_admission_limit() == 8 * 8
+    assert ServeConfig(batch_size=4, workers_per_model=2).resolved_admission_limit() == 8 * 4 * 2
     assert ServeConfig(admission_limit=0).resolved_admission_limit() == 0  # off
