@@ -12,7 +12,7 @@ Run by hand against a running server (`make serve`), for one or more models, in 
 
 For each phase: answers/s, refusals/s (503), other failures, p50/p99 of answers and of refusals.
 The load generator (benchmark/http_load.py) runs on the same machine and only targets loopback;
-by default it lowers its own priority (nice 19), so that it takes only the CPU the server leaves,
+by default it lowers its own priority (nice 19, its session's too: see robustcifar/priority.py), so that it takes only the CPU the server leaves,
 as clients on other machines would: an impolite client on the same 2 cores otherwise spends a core
 on its own refusals, which measures the client, not the server (`--nice 0` shows that case).
 The targets of the issue are printed next to the figures; nothing is asserted.
@@ -21,7 +21,6 @@ The targets of the issue are printed next to the figures; nothing is asserted.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ import numpy as np
 from robustcifar.config import config_to_dict, parse_config
 from robustcifar.imaging import encode_png
 from robustcifar.paths import reports_dir
+from robustcifar.priority import lower_priority
 from robustcifar.provenance import run_record, write_json
 
 from .http_load import NO_ANSWER, Sample, Target, closed_loop, open_loop
@@ -195,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     try:
         require_loopback(config.url)
-        if config.nice:
-            os.nice(config.nice)
+        lower_priority(config.nice)
         body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
         results = [overload_model(config, model, body) for model in config.models]
     except LoadTestError as exc:

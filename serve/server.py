@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 from robustcifar.artifacts import model_store_dir
+from robustcifar.priority import lower_priority
 
 from .config import ServeConfig, render_properties
 from .edge import find_nginx, render_nginx_conf
@@ -150,10 +151,12 @@ def server_environment(config: ServeConfig, files: ServerFiles) -> dict[str, str
     return env
 
 
-def _spawn(command: list[str], files: ServerFiles, name: str, env: dict[str, str]) -> int:
+def _spawn(command: list[str], files: ServerFiles, name: str, env: dict[str, str], nice: int = 0) -> int:
+    """Start `command` in a session of its own; `nice` > 0 lowers its priority (and its session's)."""
     with open(files.console_log(name), "ab") as log:
         process = subprocess.Popen(command, cwd=files.state_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
+    lower_priority(nice, process.pid)
     return process.pid
 
 
@@ -182,7 +185,8 @@ def launch(config: ServeConfig, models: list[str]) -> dict[str, int]:
     files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
     env = server_environment(config, files)
     groups = {"torchserve": _spawn(torchserve_command(config, files, store, models), files, "torchserve", env)}
-    groups["edge"] = _spawn([nginx, "-c", str(files.nginx_conf), "-p", str(files.state_dir)], files, "edge", env)
+    groups["edge"] = _spawn([nginx, "-c", str(files.nginx_conf), "-p", str(files.state_dir)], files, "edge", env,
+                            nice=config.edge_priority)
     files.pids.write_text(json.dumps(groups))
     return groups
 
