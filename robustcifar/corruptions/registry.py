@@ -4,7 +4,7 @@ Every corruption module registers its functions with ``@corruption(...)``. The d
 the severity table right above the function it belongs to (as hendrycks/robustness does in
 ImageNet-C/create_c/make_cifar_c.py), so a reader sees the parameters at a glance. The names are the
 file stems of the released CIFAR-10-C (``gaussian_noise.npy`` ...), and the order of the tuples
-below is the order of the paper and of the spec (``/work/shared/specs/cifar10c.md``).
+below is the order of the paper and of the spec (``../shared/specs/cifar10c.md`` beside the checkout).
 """
 
 from __future__ import annotations
