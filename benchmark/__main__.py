@@ -20,13 +20,14 @@ from robustcifar.provenance import run_record, write_json
 
 from .accuracy import AccuracyRow, accuracy_rows, measure_accuracy
 from .api_key import inference_key
+from .calibration_summary import CalibrationRow, ReliabilityRow, calibration_rows, model_calibration, reliability_rows
 from .client import EndpointUnreachable, PredictionClient
 from .config import PRESETS, BenchmarkConfig
 from .latency import LatencyRow, measure_latency
 from .load_test import LoadTestError, require_loopback
 from .provenance import model_provenance
 from .rows_csv import write_rows_csv
-from .summary import BASELINE_MODEL, format_table, summarise
+from .summary import format_table, summarise
 from .testsets import chosen_indices, iter_cells
 
 
@@ -52,9 +53,17 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
         outcomes = measure_accuracy(client, models, cells, n_clean + n_corrupted_cells * n_per_cell, config.progress)
     write_rows_csv(accuracy_rows(outcomes), AccuracyRow, out / "accuracy.csv")
     outcomes.save(out / "outcomes.npz")
-    summary = summarise(outcomes, BASELINE_MODEL, config.bootstrap, config.seed)
-    print(format_table(summary, n_per_cell, n_clean), flush=True)
-    return {"models": summary, "n_per_cell": n_per_cell, "n_clean": n_clean, "baseline_model": BASELINE_MODEL,
+    calibrations = {m: model_calibration(outcomes, m, config.bootstrap, config.seed) for m in models}
+    write_rows_csv([row for m, c in calibrations.items() if c for row in calibration_rows(outcomes, m, c)],
+                   CalibrationRow, out / "calibration.csv")
+    write_rows_csv([row for m in models for row in reliability_rows(outcomes, m)], ReliabilityRow,
+                   out / "reliability.csv")
+    if config.baseline not in models:
+        print(f"[benchmark] the baseline {config.baseline} is not among the measured models: no CE, mCE or "
+              "paired differences (--baseline names another)", flush=True)
+    summary = summarise(outcomes, config.baseline, config.bootstrap, config.seed, calibrations)
+    print(format_table(summary, n_per_cell, n_clean, config.baseline), flush=True)
+    return {"models": summary, "n_per_cell": n_per_cell, "n_clean": n_clean, "baseline_model": config.baseline,
             "cifar10c": str(cifar10c) if cifar10c else "generated on the fly (seeded)"}
 
 

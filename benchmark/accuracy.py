@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from robustcifar.imaging import encode_png
 
-from .client import PredictionClient
+from .client import Prediction, PredictionClient
 from .outcomes import CLEAN, CleanCell, Outcomes
 from .statistics import wilson_interval
 
@@ -39,6 +39,8 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
     outcomes: Outcomes | None = None
     correct: dict[str, list[np.ndarray]] = {m: [] for m in models}
     failed: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    confidence: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    true_probability: dict[str, list[np.ndarray]] = {m: [] for m in models}
     statuses: dict[str, Counter] = {m: Counter() for m in models}
     with tqdm(total=total_images * len(models), desc="accuracy requests", unit="req",
               disable=not show_progress) as progress:
@@ -58,18 +60,36 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
                 progress.update(len(bodies))
                 predicted = np.array([-1 if p.class_id is None else p.class_id for p in predictions])
                 right, no_answer = predicted == np.asarray(cell.labels), predicted == -1
+                sure, given = answer_calibration(predictions, np.asarray(cell.labels))
                 if shared is not None:
-                    outcomes.clean_all.correct[model], outcomes.clean_all.failed[model] = right, no_answer
-                    right, no_answer = right[shared], no_answer[shared]
+                    clean = outcomes.clean_all
+                    clean.correct[model], clean.failed[model] = right, no_answer
+                    clean.confidence[model], clean.true_probability[model] = sure, given
+                    right, no_answer, sure, given = right[shared], no_answer[shared], sure[shared], given[shared]
                 correct[model].append(right)
                 failed[model].append(no_answer)
+                confidence[model].append(sure)
+                true_probability[model].append(given)
                 statuses[model].update(p.failure_kind for p in predictions if p.class_id is None)
     if outcomes is None:
         raise ValueError("no test cells to measure")
     outcomes.correct = {m: np.stack(correct[m]) for m in models}
     outcomes.failed = {m: np.stack(failed[m]) for m in models}
+    outcomes.confidence = {m: np.stack(confidence[m]) for m in models}
+    outcomes.true_probability = {m: np.stack(true_probability[m]) for m in models}
     outcomes.failures_by_status = {m: dict(statuses[m]) for m in models}
     return outcomes
+
+
+def answer_calibration(predictions: list[Prediction], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (confidence in the predicted class, probability of the true class) per answer; NaN for
+    a request without a distribution (failed, or an answer that carried none)."""
+    sure = np.full(len(predictions), np.nan, np.float32)
+    given = np.full(len(predictions), np.nan, np.float32)
+    for i, (p, label) in enumerate(zip(predictions, labels)):
+        if p.class_id is not None and p.probabilities is not None:
+            sure[i], given[i] = p.probabilities[p.class_id], p.likelihoods[label]
+    return sure, given
 
 
 def accuracy_rows(outcomes: Outcomes) -> list[AccuracyRow]:

@@ -1,10 +1,14 @@
 """A concurrent HTTP client for the prediction endpoints.
 
 Keep-alive sessions, one per thread of a pool that lives as long as the client, so the connections
-are kept from one batch of requests (one benchmark cell) to the next. Only failures to connect are retried (with backoff): the
-request never reached the server, so sending it again cannot count it twice. Any answer, a 4xx or
-a 5xx included, is final and is counted as a failed request, never silently re-sent or dropped; so
-is a read timeout (the server may have been working on it).
+are kept from one batch of requests (one benchmark cell) to the next. Only a connection that could
+not be opened (refused, or timed out while connecting) is retried, with backoff: that request never
+reached the server, so sending it again cannot count it twice. Any answer, a 4xx or a 5xx included,
+is final and is counted as a failed request, never silently re-sent or dropped; so is a connection
+lost after the request went out, and a read timeout (the server may have been working on it).
+
+An answer keeps its class distribution (see robustcifar.predictions.answer_probabilities) for the
+calibration figures.
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Self
 
+import numpy as np
 import requests
 from tqdm import tqdm
+from urllib3.exceptions import NewConnectionError
+
+from robustcifar.classes import CLASS_NAMES
+from robustcifar.predictions import answer_probabilities
 
 
 class EndpointUnreachable(RuntimeError):
@@ -28,6 +37,8 @@ class Prediction:
     class_id: int | None  # None when the request failed
     status: int  # HTTP status, or 0 when no answer came
     error: str = ""
+    probabilities: np.ndarray | None = None  # (classes,) as served: softmax, or the kNN vote share
+    likelihoods: np.ndarray | None = None  # (classes,) for the log-likelihood (smoothed vote share)
 
     @property
     def failure_kind(self) -> str:
@@ -37,6 +48,14 @@ class Prediction:
         if self.status == 0:
             return self.error or "no answer"
         return f"HTTP {self.status}" if self.status != 200 else "answer without a class_id"
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection could not be opened, so the request never left this machine."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 class PredictionClient:
@@ -89,19 +108,23 @@ class PredictionClient:
         for attempt in range(self.retries + 1):
             try:
                 response = self._session().post(url, data=body, headers=self.headers, timeout=self.timeout)
-            except requests.ConnectionError as exc:  # includes ConnectTimeout, excludes ReadTimeout
-                if attempt == self.retries:
-                    return Prediction(None, 0, type(exc).__name__)
-                time.sleep(self.backoff_s * 2**attempt)
-                continue
             except requests.RequestException as exc:
+                if never_sent(exc) and attempt < self.retries:
+                    time.sleep(self.backoff_s * 2**attempt)
+                    continue
                 return Prediction(None, 0, type(exc).__name__)
             if response.status_code != 200:
                 return Prediction(None, response.status_code, response.text[:200])
             try:
-                return Prediction(int(response.json()["class_id"]), 200)
+                answer = response.json()
+                class_id = int(answer["class_id"])
             except (ValueError, KeyError, TypeError):
                 return Prediction(None, 200, "answer without a class_id")
+            try:
+                served, likelihoods = answer_probabilities(answer, list(CLASS_NAMES))
+            except (ValueError, KeyError, TypeError):
+                served = likelihoods = None  # an answer without a distribution: counted, not calibrated
+            return Prediction(class_id, 200, "", served, likelihoods)
         raise AssertionError("unreachable")
 
     def predict_many(self, model: str, bodies: list[bytes], desc: str = "", progress: bool = True) -> list[Prediction]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 
+from .summary import BASELINE_MODEL
+
 
 @dataclass
 class BenchmarkConfig:
@@ -17,6 +19,8 @@ class BenchmarkConfig:
         "help": "host names besides loopback that the load test may target (only servers of your own, "
                 "e.g. the compose service 'serve')"})
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    baseline: str = field(default=BASELINE_MODEL, metadata={
+        "help": "the model that CE, relative mCE and the paired differences compare against"})
     profile: str = "auto"
     # accuracy under corruption
     accuracy: bool = field(default=True, metadata={"help": "measure clean and corrupted accuracy"})

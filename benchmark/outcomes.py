@@ -4,7 +4,9 @@ Every cell (clean, or a corruption x severity) holds the same test images in the
 column i is one test image under all its corruptions. The summary's intervals need that: the
 images, not the predictions, are the independent units (see statistics.py). The clean cell may
 also have been measured on more images (all 10,000 in the study profile): `clean_all` holds those,
-and the grid's clean row is their share that the corrupted cells hold. Saved as
+and the grid's clean row is their share that the corrupted cells hold. For the calibration figures
+each answer also leaves its confidence (the served probability of the predicted class) and the
+probability it gave the true class; NaN where the answer carried no distribution. Saved as
 outcomes.npz next to the long-form accuracy.csv, so the report can be rebuilt from the files alone.
 """
 
@@ -25,6 +27,8 @@ class CleanCell:
     labels: np.ndarray  # (N,)
     correct: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (N,)
     failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (N,)
+    confidence: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (N,), NaN: none
+    true_probability: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (N,)
 
     @property
     def n_images(self) -> int:
@@ -40,6 +44,8 @@ class Outcomes:
     failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (cells, n): no usable answer
     failures_by_status: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {"400": 3, ...}
     clean_all: CleanCell | None = None  # the clean cell on more images than the grid, when measured so
+    confidence: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (cells, n), NaN: none
+    true_probability: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (cells, n)
 
     @property
     def models(self) -> list[str]:
@@ -67,9 +73,15 @@ class Outcomes:
         for i, model in enumerate(self.models):
             arrays[f"correct_{i}"] = self.correct[model]
             arrays[f"failed_{i}"] = self.failed[model]
+            if model in self.confidence:
+                arrays[f"confidence_{i}"] = self.confidence[model]
+                arrays[f"true_probability_{i}"] = self.true_probability[model]
             if self.clean_all is not None:
                 arrays[f"clean_all_correct_{i}"] = self.clean_all.correct[model]
                 arrays[f"clean_all_failed_{i}"] = self.clean_all.failed[model]
+                if model in self.clean_all.confidence:
+                    arrays[f"clean_all_confidence_{i}"] = self.clean_all.confidence[model]
+                    arrays[f"clean_all_true_probability_{i}"] = self.clean_all.true_probability[model]
         if self.clean_all is not None:
             arrays["clean_all_labels"] = self.clean_all.labels
         np.savez_compressed(path, **arrays)
@@ -78,15 +90,31 @@ class Outcomes:
     def load(cls, path: Path, failures_by_status: dict | None = None) -> Outcomes:
         with np.load(path) as f:
             models = [str(m) for m in f["models"]]
+
+            def per_model(prefix: str, kind=None) -> dict[str, np.ndarray]:
+                """{model: array} for the models that have `prefix`_<i> (runs before calibration had none)."""
+                found = {m: f[f"{prefix}_{i}"] for i, m in enumerate(models) if f"{prefix}_{i}" in f}
+                return {m: a.astype(kind) for m, a in found.items()} if kind else found
+
             clean_all = None
             if "clean_all_labels" in f:
-                clean_all = CleanCell(f["clean_all_labels"],
-                                      {m: f[f"clean_all_correct_{i}"].astype(bool) for i, m in enumerate(models)},
-                                      {m: f[f"clean_all_failed_{i}"].astype(bool) for i, m in enumerate(models)})
+                clean_all = CleanCell(f["clean_all_labels"], per_model("clean_all_correct", bool),
+                                      per_model("clean_all_failed", bool), per_model("clean_all_confidence"),
+                                      per_model("clean_all_true_probability"))
             return cls([str(c) for c in f["corruptions"]], [int(s) for s in f["severities"]], f["labels"],
-                       {m: f[f"correct_{i}"].astype(bool) for i, m in enumerate(models)},
-                       {m: f[f"failed_{i}"].astype(bool) for i, m in enumerate(models)},
-                       dict(failures_by_status or {}), clean_all)
+                       per_model("correct", bool), per_model("failed", bool), dict(failures_by_status or {}),
+                       clean_all, per_model("confidence"), per_model("true_probability"))
+
+    def clean_calibration(self, model: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(confidence, true_probability) of `model` on every clean image measured, or None."""
+        if self.clean_all is not None:
+            if model not in self.clean_all.confidence:
+                return None
+            return self.clean_all.confidence[model], self.clean_all.true_probability[model]
+        if model not in self.confidence:
+            return None
+        i = self.cell_index(CLEAN, 0)
+        return self.confidence[model][i], self.true_probability[model][i]
 
     def clean_cell(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(correct, failed) of `model` on every clean image measured: `clean_all` when there is one."""

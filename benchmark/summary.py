@@ -3,7 +3,8 @@
 Per model: clean accuracy; the mean over the 15 benchmark corruptions and over the 4 extra
 ("unseen") ones; mCE and relative mCE against the baseline model `ce_clean`; accuracy, CE and
 relative CE per corruption; the mean over the benchmark corruptions per severity; failed requests;
-and the paired difference to the baseline (same images, so far tighter than either model's interval).
+the paired difference to the baseline (same images, so far tighter than either model's interval);
+and the calibration figures (ECE and NLL, see calibration_summary.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
 
+from .calibration_summary import ModelCalibration, calibration_summary, model_calibration
 from .corruption_error import (
     accuracy_lost,
     corruption_errors,
@@ -178,7 +180,8 @@ def clean_only_failures(outcomes: Outcomes, model: str) -> int:
     return int(outcomes.clean_all.failed[model].sum()) - int(outcomes.failed[model][outcomes.cell_index(CLEAN, 0)].sum())
 
 
-def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.ndarray) -> dict:
+def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.ndarray,
+                    calibration: ModelCalibration | None = None) -> dict:
     benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
     seen_ce = corruption_error_figures(outcomes, model, baseline, benchmark, weights)
     unseen_ce = corruption_error_figures(outcomes, model, baseline, extra, weights)
@@ -201,13 +204,19 @@ def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.n
         "failed_requests": int(outcomes.failed[model].sum()) + clean_only_failures(outcomes, model),
         "requests": int(outcomes.failed[model].size) + clean_only_requests(outcomes),
         "failures_by_status": outcomes.failures_by_status.get(model, {}),
+        "calibration": None if calibration is None else calibration_summary(outcomes, model, calibration),
     }
 
 
-def summarise(outcomes: Outcomes, baseline: str = BASELINE_MODEL, resamples: int = 1000, seed: int = 0) -> dict:
-    """model -> summary; CE figures are None when the baseline model was not part of the run."""
+def summarise(outcomes: Outcomes, baseline: str = BASELINE_MODEL, resamples: int = 1000, seed: int = 0,
+              calibrations: dict[str, ModelCalibration | None] | None = None) -> dict:
+    """model -> summary; CE figures are None when the baseline model was not part of the run.
+    `calibrations` (from model_calibration) are computed here when not given."""
     weights = bootstrap_weights(outcomes.n_images, resamples, seed)
-    return {model: summarise_model(outcomes, model, baseline, weights) for model in outcomes.models}
+    if calibrations is None:
+        calibrations = {m: model_calibration(outcomes, m, resamples, seed) for m in outcomes.models}
+    return {model: summarise_model(outcomes, model, baseline, weights, calibrations.get(model))
+            for model in outcomes.models}
 
 
 def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None = None,
@@ -230,6 +239,14 @@ def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None 
     clean_note = "" if n_clean in (None, n_per_cell) else f", {n_clean} in the clean cell"
     lines.append(f"(n = {n_per_cell} test images per corrupted cell{clean_note}; [95% interval]; a failed request "
                  f"counts as wrong; mCE against {baseline}; per-cell figures in accuracy.csv)")
+    calibrated = {m: s["calibration"] for m, s in summary.items() if s.get("calibration")}
+    if calibrated:
+        lines.append("\ncalibration: ECE % (15 bins) and NLL (nats) over the answers [95% interval]")
+        lines.append(f"{'model':<18} {'clean ECE':>18} {'clean NLL':>18} {'15 benchmark ECE':>18} {'15 benchmark NLL':>18}")
+        for model, c in calibrated.items():
+            bench = c.get("benchmark_mean") or {}
+            lines.append(f"{model:<18} {pct(c['clean']['ece']):>18} {nats(c['clean']['nll']):>18} "
+                         f"{pct(bench.get('ece')):>18} {nats(bench.get('nll')):>18}")
     differences = {m: s["difference_to_baseline"] for m, s in summary.items() if s.get("difference_to_baseline")}
     if differences:
         lines.append(f"\npaired difference to {baseline}, points (same images; [95% interval])")
@@ -238,6 +255,13 @@ def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None 
             lines.append(f"{model:<18} {points(d['clean']):>20} {points(d['benchmark_mean']):>20} "
                          f"{points(d['extra_mean']):>20}")
     return "\n".join(lines)
+
+
+def nats(fig: dict | None) -> str:
+    if fig is None:
+        return "n/a"
+    low, high = fig["ci95"]
+    return f"{fig['value']:.3f} [{low:.3f}-{high:.3f}]"
 
 
 def points(fig: dict | None) -> str:

@@ -4,6 +4,9 @@ Classifier:  {"model", "label", "class_id", "confidence", "probabilities": {clas
 Embedder:    {"model", "label", "class_id", "confidence", "embedding": [D floats],
               "neighbors": [{"label", "class_id", "similarity"}, ... k]}
 Error (4xx): {"error": short code, "detail": what was wrong}
+
+`answer_probabilities` reads a class distribution back from either kind of answer, for the
+benchmark's calibration figures.
 """
 
 from __future__ import annotations
@@ -49,6 +52,27 @@ def embedder_answers(
             ],
         })
     return answers
+
+
+def answer_probabilities(answer: dict, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(as served, for the likelihood): two (classes,) distributions read from one answer.
+
+    A classifier's are both its softmax. An embedder's served distribution is the share of the k
+    neighbours' votes per class (its "confidence" is the winner's share); the likelihood uses the
+    vote counts with add-one smoothing, (votes + 1) / (k + classes), since a class without a vote
+    would otherwise have probability 0 and an infinite log-loss. Raises KeyError/ValueError/TypeError
+    on an answer of neither shape.
+    """
+    if "probabilities" in answer:
+        served = np.array([float(answer["probabilities"][name]) for name in class_names])
+        return served, served
+    votes = np.zeros(len(class_names))
+    for neighbor in answer["neighbors"]:
+        votes[int(neighbor["class_id"])] += 1
+    k = votes.sum()
+    if k == 0:
+        raise ValueError("an embedder answer without neighbours")
+    return votes / k, (votes + 1) / (k + len(class_names))
 
 
 def error_body(error: str, detail: str) -> dict:

@@ -20,6 +20,7 @@ from benchmark.latency import LatencyRow
 from benchmark.outcomes import CLEAN, Outcomes
 from benchmark.rows_csv import write_rows_csv
 from benchmark.summary import summarise
+from robustcifar.classes import CLASS_NAMES
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 from robustcifar.model_specs import MODEL_NAMES
 
@@ -144,7 +145,9 @@ class StubPredictions(BaseHTTPRequestHandler):
         elif model == "bad":
             self.answer(400, {"error": "bad_image", "detail": "stub"})
         else:
-            self.answer(200, {"model": model, "class_id": 0, "label": "airplane"})
+            probabilities = {name: (0.55 if i == 0 else 0.05) for i, name in enumerate(CLASS_NAMES)}
+            self.answer(200, {"model": model, "class_id": 0, "label": "airplane", "confidence": 0.55,
+                              "probabilities": probabilities})
 
 
 @pytest.fixture

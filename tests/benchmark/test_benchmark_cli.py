@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import pytest
 
@@ -41,6 +42,18 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
     assert models["ce_clean"]["clean"]["value"] == pytest.approx(0.1)
     assert models["ce_clean"]["mce"]["value"] == pytest.approx(1.0)
     assert models["angular"]["failures_by_status"] == {"HTTP 503": 100}
+    # calibration: the stub is always 55% sure of class 0 and right on 10% of the images
+    nll = -(0.1 * math.log(0.55) + 0.9 * math.log(0.05))
+    with open(out / "calibration.csv") as f:
+        calibration = [r for r in csv.DictReader(f) if r["model"] == "ce_clean"]
+    assert len(calibration) == 5 and {r["n"] for r in calibration} == {"20"}
+    assert all(float(r["ece"]) == pytest.approx(0.45) and float(r["nll"]) == pytest.approx(nll) for r in calibration)
+    clean_calibration = models["ce_clean"]["calibration"]["clean"]
+    assert clean_calibration["ece"]["value"] == pytest.approx(0.45) and clean_calibration["nll"]["n"] == 20
+    assert models["angular"]["calibration"]["clean"]["ece"] is None  # no answers, nothing to calibrate
+    with open(out / "reliability.csv") as f:
+        bins = [r for r in csv.DictReader(f) if r["model"] == "ce_clean" and r["cells"] == "clean"]
+    assert [int(r["count"]) for r in bins if int(r["count"])] == [20] and len(bins) == 15
     assert summary["model_files"]["ce_clean"]["onnx_matches_meta"] is True
     assert summary["model_files"]["angular"]["onnx_sha256"] is None
     assert summary["run"]["git_commit"] and summary["data_source_kind"]

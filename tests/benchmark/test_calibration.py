@@ -1,0 +1,76 @@
+import math
+
+import numpy as np
+import pytest
+
+from benchmark.calibration import (
+    bin_of,
+    calibrate_cells,
+    expected_calibration_error,
+    negative_log_likelihood,
+    reliability,
+)
+
+
+def naive_ece(confidence, correct, bins=15):
+    """The definition, one answer and one bin at a time."""
+    total, n = 0.0, len(confidence)
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        members = [i for i in range(n) if (low < confidence[i] <= high) or (k == 0 and confidence[i] == 0)]
+        if members:
+            accuracy = sum(correct[i] for i in members) / len(members)
+            mean_conf = sum(confidence[i] for i in members) / len(members)
+            total += len(members) / n * abs(accuracy - mean_conf)
+    return total
+
+
+def test_ece_by_hand():
+    # two bins used: (0.8667, 0.9333] holds 0.9, 0.9 (one right) and (0.5333, 0.6] holds 0.55, 0.6 (both right)
+    confidence = np.array([0.9, 0.9, 0.55, 0.6])
+    correct = np.array([1, 0, 1, 1])
+    expected = 0.5 * abs(0.5 - 0.9) + 0.5 * abs(1.0 - 0.575)
+    assert expected_calibration_error(confidence, correct) == pytest.approx(expected)
+    assert expected_calibration_error(np.full(10, 0.9), np.r_[np.ones(5), np.zeros(5)]) == pytest.approx(0.4)
+    assert expected_calibration_error(np.array([1.0, 1.0]), np.array([1, 1])) == 0.0
+
+
+def test_bin_edges_are_right_closed():
+    assert list(bin_of(np.array([0.0, 1 / 15, 1 / 15 + 1e-9, 0.5, 1.0]))) == [0, 0, 1, 7, 14]
+
+
+def test_ece_matches_the_naive_definition_on_random_answers():
+    rng = np.random.default_rng(3)
+    confidence = rng.uniform(0.1, 1.0, 500)
+    correct = rng.uniform(size=500) < confidence**2
+    assert expected_calibration_error(confidence, correct) == pytest.approx(naive_ece(confidence, correct), abs=1e-12)
+    table = reliability(confidence, correct)
+    assert table.counts.sum() == 500 and len(table.edges) == 16
+
+
+def test_nll_by_hand_and_floor():
+    assert negative_log_likelihood(np.array([0.5, 0.25])) == pytest.approx((math.log(2) + math.log(4)) / 2)
+    assert negative_log_likelihood(np.array([0.0])) == pytest.approx(-math.log(1e-12))
+    assert math.isnan(negative_log_likelihood(np.array([])))
+
+
+def test_cells_and_bootstrap_replicates_equal_direct_recomputation():
+    rng = np.random.default_rng(0)
+    cells, n = 3, 40
+    confidence = rng.uniform(0.2, 1.0, (cells, n))
+    correct = rng.uniform(size=(cells, n)) < confidence
+    true_p = np.where(correct, confidence, rng.uniform(0.0, 0.3, (cells, n)))
+    answered = np.ones((cells, n), bool)
+    answered[1, :5] = False  # failed requests are left out of that cell
+    draws = rng.integers(0, n, (2, n))
+    weights = np.stack([np.bincount(d, minlength=n) for d in draws]).astype(np.float32)
+    result = calibrate_cells(confidence, true_p, correct, answered, weights)
+    for c in range(cells):
+        keep = answered[c]
+        assert result.answered[c] == keep.sum()
+        assert result.ece[c] == pytest.approx(naive_ece(confidence[c][keep], correct[c][keep]))
+        assert result.nll[c] == pytest.approx(negative_log_likelihood(true_p[c][keep]))
+        for r, draw in enumerate(draws):
+            drawn = draw[keep[draw]]  # the resample's images, each as often as it was drawn
+            assert result.ece_resampled[c, r] == pytest.approx(naive_ece(confidence[c][drawn], correct[c][drawn]))
+            assert result.nll_resampled[c, r] == pytest.approx(negative_log_likelihood(true_p[c][drawn]))
