@@ -20,7 +20,13 @@ from robustcifar.provenance import run_record, write_json
 
 from .accuracy import AccuracyRow, accuracy_rows, measure_accuracy
 from .api_key import inference_key
-from .calibration_summary import CalibrationRow, ReliabilityRow, calibration_rows, model_calibration, reliability_rows
+from .calibration_summary import (
+    CalibrationRow,
+    ReliabilityRow,
+    calibration_rows,
+    model_calibration,
+    reliability_rows,
+)
 from .client import EndpointUnreachable, PredictionClient
 from .config import PRESETS, BenchmarkConfig
 from .latency import LatencyRow, measure_latency
