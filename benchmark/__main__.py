@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from robustcifar.artifacts import imported_models
 from robustcifar.config import config_to_dict
 from robustcifar.corruptions import CorruptionError
 from robustcifar.datasets import DataSourceError, load_cifar10
@@ -74,7 +75,7 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
 
 
 def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
-    models = resolve_model_names(config.latency_models)
+    models = resolve_model_names(config.latency_models, imported_models(config.artifacts))
     print(f"[benchmark] latency: {', '.join(models)} at {', '.join(map(str, config.users))} Locust users, "
           f"{config.stage_seconds:.0f} s each, next to onnxruntime in-process", flush=True)
     images = data.test_images[chosen_indices(data.test_labels, 10, config.seed)]
@@ -93,7 +94,7 @@ def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
 
 def run(config: BenchmarkConfig) -> Path:
     started = time.time()
-    models = resolve_model_names(config.models)
+    models = resolve_model_names(config.models, imported_models(config.artifacts))
     if config.latency:
         require_loopback(config.url, config.load_test_hosts)
     PredictionClient(config.url).check_reachable()

@@ -1,4 +1,8 @@
-"""`python -m export [--models all]`: model.pt -> model.onnx (+ gallery.npz) + meta.json, checked."""
+"""`python -m export [--models all]`: model.pt -> model.onnx (+ gallery.npz) + meta.json, checked.
+
+`python -m export import --onnx FILE --name NAME [--layout ... --mean ... --std ...]` brings a
+CIFAR-10 classifier of your own into artifacts/NAME/ in the same form (see export/importer.py;
+`python -m export import --help` lists the options)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit
 
 from .gallery_builder import build_gallery
+from .importer import ImportConfig, ModelImportError, import_model
+from .importer import __doc__ as importer_doc
 from .onnx_export import OPSET, export_onnx
 from .parity import MAX_ABS_DIFF, check_parity
 
@@ -67,7 +73,25 @@ def export_model(name: str, config: ExportConfig, data) -> ModelMeta:
     return meta
 
 
+def import_main(argv: list[str]) -> int:
+    config = parse_config(ImportConfig, argv, importer_doc.split("\n\n")[0])
+    try:
+        report = import_model(config)
+    except (ModelImportError, DataSourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    artifacts = ModelArtifacts.for_model(report.name, config.artifacts)
+    print(f"[import] {report.name}: {100 * report.accuracy:.1f}% on {report.n_images} clean test images; the wrapped "
+          f"model answers as the original file with numpy preprocessing (max |diff| {report.max_abs_diff:.1e})")
+    print(f"[import] wrote {artifacts.onnx} and meta.json; serve it with `make serve MODELS=ce_clean,{report.name}` "
+          f"and measure it with `make benchmark MODELS=ce_clean,{report.name}`")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import"]:
+        return import_main(argv[1:])
     config = parse_config(ExportConfig, argv, __doc__)
     try:
         names = resolve_model_names(config.models)

@@ -59,6 +59,12 @@ class ModelArtifacts:
         return self.model_dir / "train"
 
 
+def imported_models(root: Path | None = None) -> list[str]:
+    """Names of the models under `root` (default artifacts/) that were imported, sorted."""
+    base = Path(root) if root else artifacts_dir()
+    return sorted(meta.parent.name for meta in base.glob("*/meta.json") if ModelMeta.load(meta).imported)
+
+
 def model_store_dir(root: Path | None = None) -> Path:
     return (Path(root) if root else artifacts_dir()) / "model-store"
 
@@ -83,6 +89,9 @@ class ModelMeta:
     opset: int | None = None
     git_commit: str = ""
     training_metrics: dict[str, Any] = field(default_factory=dict)
+    # set by `python -m export import` for a model brought by the user: its source file's name and
+    # hash, the declared input spec, the class order and the import's own check
+    imported: dict[str, Any] = field(default_factory=dict)
     version: int = META_VERSION
 
     def save(self, path: Path) -> None:

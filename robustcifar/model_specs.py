@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -31,12 +32,16 @@ def get_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}") from None
 
 
-def resolve_model_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
-    """'all', a comma-separated string or a list -> validated model names, in canonical order."""
+def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequence[str] = ()) -> list[str]:
+    """'all', a comma-separated string or a list -> validated model names: ours in canonical order,
+    then the `imported` ones asked for (serving and benchmarking take those too; 'all' is ours)."""
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names or list(names) == ["all"]:
         return list(MODEL_NAMES)
     for name in names:
-        get_spec(name)
-    return [n for n in MODEL_NAMES if n in names]
+        if name not in MODEL_SPECS and name not in imported:
+            known = ", ".join([*MODEL_NAMES, *imported])
+            raise ValueError(f"unknown model {name!r}; expected one of {known} (a classifier of your own is served "
+                             "and benchmarked after `python -m export import --onnx FILE --name NAME`)")
+    return [n for n in MODEL_NAMES if n in names] + [n for n in imported if n in names]

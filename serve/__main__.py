@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from robustcifar.artifacts import imported_models
 from robustcifar.config import parse_config
 from robustcifar.imaging import encode_png
 from robustcifar.model_specs import resolve_model_names
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     config = parse_config(ServeConfig, rest, __doc__)
     try:
-        models = resolve_model_names(config.models)
+        models = resolve_model_names(config.models, imported_models(config.artifacts))
         if command == "stop":
             print("[serve] stopped TorchServe" if stop(config) else "[serve] TorchServe was not running")
             return 0

@@ -25,6 +25,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import requests
+from fakeforeign import CIFAR_MEAN, CIFAR_STD, Contract, colour_images, foreign_classifier
 from fakeserving import (
     Served,
     free_ports,
@@ -35,6 +36,7 @@ from fakeserving import (
 )
 from PIL import Image
 
+from export.importer import ImportConfig, import_model
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.gallery import Gallery
@@ -51,6 +53,12 @@ GOOD_MODELS = ("ce_clean", "angular")
 FAILING_MODEL = "ce_corrupted"  # a classifier whose meta.json says embedder: every request fails
 MAX_REQUEST_MB = 1.0
 BATCH_DELAY_MS = 20  # long enough for the batching test's simultaneous requests to meet
+# a classifier "exported elsewhere": NCHW float32 normalised outside, softmax out, classes reversed
+IMPORTED_MODEL = "theirs"
+IMPORTED_CONTRACT = Contract(output="probabilities", class_order=tuple(reversed(CLASS_NAMES)))
+IMPORTED_SPEC = {"layout": "NCHW", "dtype": "float32", "scale": "1/255", "mean": ",".join(map(str, CIFAR_MEAN)),
+                 "std": ",".join(map(str, CIFAR_STD)), "output": "probabilities",
+                 "class_names": ",".join(reversed(CLASS_NAMES))}
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +68,21 @@ def served(tmp_path_factory):
     write_tiny_model(artifacts, "ce_clean", "classifier")
     write_tiny_model(artifacts, "angular", "embedder")
     write_tiny_model(artifacts, FAILING_MODEL, "classifier", meta_kind="embedder")
+    source = foreign_classifier(root / "theirs.onnx", IMPORTED_CONTRACT)
+    import_model(ImportConfig(onnx=source, name=IMPORTED_MODEL, artifacts=artifacts, **IMPORTED_SPEC),
+                 *colour_images(5, seed=3))
     ports = free_ports(6)
     config = ServeConfig(artifacts=artifacts, state_dir=root / "state", inference_port=ports[0],
                          backend_port=ports[1], management_port=ports[2], metrics_port=ports[3],
                          grpc_inference_port=ports[4], grpc_management_port=ports[5],
                          max_request_mb=MAX_REQUEST_MB, max_batch_delay_ms=BATCH_DELAY_MS, startup_timeout=180)
-    models = [*GOOD_MODELS, FAILING_MODEL]
+    models = [*GOOD_MODELS, FAILING_MODEL, IMPORTED_MODEL]
     for name in models:
         build_archive(name, config)
     with mock.patch.dict(os.environ, worker_environment()):
         launch(config, models)
     try:
-        wait_until_ready(config, list(GOOD_MODELS), png(), report=lambda message: None)
+        wait_until_ready(config, [*GOOD_MODELS, IMPORTED_MODEL], png(), report=lambda message: None)
         server = Served(config.public_url(), config.internal_url(ports[2]), config.internal_url(ports[3]),
                         artifacts, root / "state", ports)
         server.wait_for_new_worker(FAILING_MODEL, old_pid=-1)
@@ -104,6 +115,23 @@ def assert_same_answer(answer: dict, expected: dict) -> None:
         assert answer["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-5)
     else:
         assert answer["embedding"] == pytest.approx(expected["embedding"], abs=1e-5)
+
+
+def test_an_imported_model_answers_as_onnxruntime_on_its_original_file(served):
+    import onnxruntime as ort
+
+    images, labels = colour_images(3, seed=11)
+    session = ort.InferenceSession(str(served.artifacts.parent / "theirs.onnx"), providers=["CPUExecutionProvider"])
+    theirs = session.run(None, {"input": IMPORTED_CONTRACT.preprocess(images)})[0]
+    expected = theirs[:, [IMPORTED_CONTRACT.class_order.index(c) for c in CLASS_NAMES]]
+    for image, label, probabilities in zip(images, labels, expected):
+        body = io.BytesIO()
+        Image.fromarray(image).save(body, format="PNG")
+        response = requests.post(f"{served.url}/predictions/{IMPORTED_MODEL}", data=body.getvalue(), timeout=30)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["model"] == IMPORTED_MODEL and answer["class_id"] == label == int(np.argmax(probabilities))
+        assert [answer["probabilities"][c] for c in CLASS_NAMES] == pytest.approx(probabilities.tolist(), abs=1e-5)
 
 
 def assert_still_answers(served: Served) -> None:
