@@ -13,6 +13,13 @@ MODEL ?=
 URL ?= http://127.0.0.1:8080
 # Options for `python -m serve` (archive, start, stop, status), e.g. SERVE_ARGS="--token-auth".
 SERVE_ARGS ?=
+# Which models archives, serve and benchmark take (default: our four), e.g. MODELS=ce_clean,my_model.
+MODELS ?=
+MODELS_ARG = $(if $(MODELS),--models $(MODELS))
+# make import ONNX=file.onnx NAME=my_model IMPORT_ARGS="--layout NCHW --mean ... --std ..."
+ONNX ?=
+NAME ?=
+IMPORT_ARGS ?=
 # More options for `python -m benchmark`, e.g. BENCHMARK_ARGS="--no-latency".
 BENCHMARK_ARGS ?=
 # TorchServe's key_file.json, when the server requires its API keys (the container's default).
@@ -26,7 +33,7 @@ STAMP := $(VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help all requirements system-requirements train-all train export archives serve stop status \
+.PHONY: help all requirements system-requirements train-all train export import archives serve stop status \
         benchmark report cifar10c test test-requirements lint clean distclean docker-build docker-up \
         docker-down
 
@@ -36,7 +43,9 @@ help:
 	@echo "make train-all           train ce_clean, ce_corrupted, angular, angular_corrupted"
 	@echo "make train MODEL=<name>  train one model"
 	@echo "make export              ONNX + meta.json (+ gallery.npz) for every trained model"
+	@echo "make import ONNX=f NAME=n bring a CIFAR-10 classifier of your own (IMPORT_ARGS=\"--layout NCHW --mean ...\")"
 	@echo "make serve / make stop   start TorchServe in the background and wait for every model / stop it"
+	@echo "                         (MODELS=ce_clean,n serves, and benchmarks, those; default our four)"
 	@echo "                         (SERVE_ARGS=\"--token-auth ...\" passes options to python -m serve)"
 	@echo "make benchmark           accuracy under corruption and latency (Locust) of the live endpoints, then the report"
 	@echo "make report [RUN=dir]    reports/<run>/index.html + summary.md for the newest (or the given) benchmark run"
@@ -84,11 +93,15 @@ train: requirements
 export: requirements
 	$(PY) -m export
 
+import: requirements
+	@test -n "$(ONNX)" -a -n "$(NAME)" || { echo "usage: make import ONNX=file.onnx NAME=my_model IMPORT_ARGS=\"--layout NCHW ...\"" >&2; exit 2; }
+	$(PY) -m export import --onnx $(ONNX) --name $(NAME) $(IMPORT_ARGS)
+
 archives: requirements
-	$(PY) -m serve archive $(SERVE_ARGS)
+	$(PY) -m serve archive $(MODELS_ARG) $(SERVE_ARGS)
 
 serve: archives
-	$(PY) -m serve start $(SERVE_ARGS)
+	$(PY) -m serve start $(MODELS_ARG) $(SERVE_ARGS)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m serve stop $(SERVE_ARGS); else echo "nothing to stop"; fi
@@ -97,7 +110,8 @@ status: requirements
 	$(PY) -m serve status $(SERVE_ARGS)
 
 benchmark: requirements
-	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(if $(KEY_FILE),--key-file $(KEY_FILE)) $(BENCHMARK_ARGS)
+	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(MODELS_ARG) $(if $(KEY_FILE),--key-file $(KEY_FILE)) \
+		$(BENCHMARK_ARGS)
 	$(PY) -m benchmark.report
 
 report: requirements
