@@ -17,7 +17,7 @@ from robustcifar.config import parse_config
 from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
 from robustcifar.model_specs import get_spec, resolve_model_names
 from robustcifar.onnx_model import OnnxModel
-from robustcifar.provenance import git_commit
+from robustcifar.provenance import git_commit, portable
 
 from .gallery_builder import build_gallery
 from .importer import ImportConfig, ModelImportError, import_model
@@ -83,7 +83,7 @@ def import_main(argv: list[str]) -> int:
     artifacts = ModelArtifacts.for_model(report.name, config.artifacts)
     print(f"[import] {report.name}: {100 * report.accuracy:.1f}% on {report.n_images} clean test images; the wrapped "
           f"model answers as the original file with numpy preprocessing (max |diff| {report.max_abs_diff:.1e})")
-    print(f"[import] wrote {artifacts.onnx} and meta.json; serve it with `make serve MODELS=ce_clean,{report.name}` "
+    print(f"[import] wrote {portable(str(artifacts.onnx))} and meta.json; serve it with `make serve MODELS=ce_clean,{report.name}` "
           f"and measure it with `make benchmark MODELS=ce_clean,{report.name}`")
     return 0
 

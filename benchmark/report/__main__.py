@@ -33,7 +33,8 @@ def write_report(folder: Path, artifacts: Path | None = None) -> Path:
     training = {m: collect_training_outputs(m, folder, artifacts,
                                             run.summary.get("model_files", {}).get(m, {}).get("onnx_sha256"))
                 for m in models}
-    pictures = dict(draw_all(run.accuracy_rows, run.latency_rows, folder))
+    pictures = dict(draw_all({"accuracy": run.accuracy_rows, "calibration": run.calibration_rows,
+                              "reliability": run.reliability_rows, "latency": run.latency_rows}, folder))
     content = build_content(run, training, pictures)
     (folder / "summary.md").write_text(render_markdown(content))
     index = folder / "index.html"

@@ -22,7 +22,7 @@ class Picture:
         return self.path.endswith(WIDE_PLOTS)
 
 
-WIDE_PLOTS = ("accuracy_by_family.png", "accuracy_by_corruption.png")
+WIDE_PLOTS = ("accuracy_by_family.png", "accuracy_by_corruption.png", "reliability.png", "ece_by_family.png")
 
 
 @dataclass
@@ -85,6 +85,19 @@ def accuracy_sections(run: RunData, training: dict[str, TrainingOutputs], pictur
     ]
 
 
+def calibration_section(run: RunData, pictures: dict[str, str]) -> Section:
+    table = tables.calibration_table(run.model_summaries)
+    if table is None:
+        return Section("calibration", "Calibration under corruption",
+                       ["Not measured in this run (no accuracy figures, or a run made before calibration was "
+                        "recorded)."], label="Calibration")
+    text = ["How far each model's confidence can be trusted, clean and as corruption grows: an ECE of 0 means "
+            "that of the answers given with 80% confidence, 80% are right."]
+    return Section("calibration", "Calibration under corruption", text, [table],
+                   [Picture(p, c) for p, c in pictures.items() if p.endswith(("reliability.png", "ece_by_family.png"))],
+                   "Calibration")
+
+
 def latency_section(run: RunData, pictures: dict[str, str]) -> Section:
     if not run.latency_rows:
         return Section("latency", "Latency and throughput", ["Not measured in this run (--no-latency)."])
@@ -119,6 +132,7 @@ def build_content(run: RunData, training: dict[str, TrainingOutputs], pictures: 
                 f"({record.get('hardware', {}).get('cpu_cores', '?')} cores)")
     return ReportContent(
         "CIFAR-10 robustness and serving benchmark", subtitle,
-        [*accuracy_sections(run, training, pictures), latency_section(run, pictures), training_section(training),
+        [*accuracy_sections(run, training, pictures), calibration_section(run, pictures), latency_section(run, pictures),
+         training_section(training),
          Section("run", "Run, hardware and model files", [REPRODUCE], provenance, label="Run")],
     )

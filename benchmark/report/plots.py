@@ -1,6 +1,6 @@
-"""The report's plots, as PNG files: accuracy vs severity, the corruption x model heatmap, latency
-percentiles and throughput vs concurrency. Each function returns False when the run has no data
-for its plot (then the report leaves it out and says so)."""
+"""The report's plots, as PNG files: accuracy vs severity, the corruption x model heatmap, the
+reliability diagram and ECE vs severity, latency percentiles and throughput vs concurrency. Each
+function returns False when the run has no data for its plot (then the report leaves it out)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import zlib
 
-matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -25,8 +25,11 @@ DPI = 110
 
 
 def model_colour(model: str):
-    index = MODEL_NAMES.index(model) if model in MODEL_NAMES else len(MODEL_NAMES) + hash(model) % 5
-    return plt.get_cmap("tab10")(index % 10)
+    """Ours in fixed colours; any other model in one of the rest, the same in every run (crc32, not
+    hash(), which Python salts per process)."""
+    spare = 10 - len(MODEL_NAMES)
+    index = MODEL_NAMES.index(model) if model in MODEL_NAMES else len(MODEL_NAMES) + zlib.crc32(model.encode()) % spare
+    return plt.get_cmap("tab10")(index)
 
 
 def _save(fig, path: Path) -> bool:
@@ -195,20 +198,97 @@ def throughput(rows: list[LatencyRow], path: Path) -> bool:
     return _save(fig, path)
 
 
+def reliability_diagram(rows: list[dict], path: Path) -> bool:
+    """One panel per model: accuracy per confidence bin, clean next to severity 5; the diagonal is perfect
+    calibration, and the bars' shade how many answers fell in the bin."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    groups = list(dict.fromkeys(r["cells"] for r in rows))
+    if not models:
+        return False
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), sharey=True, squeeze=False)
+    styles = dict(zip(groups, (("tab:blue", 0.0), ("tab:red", 0.5))))
+    for ax, model in zip(axes[0], models):
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+        for group in groups:
+            bins = [r for r in rows if r["model"] == model and r["cells"] == group and r["count"] > 0]
+            if not bins:
+                continue
+            colour, offset = styles.get(group, ("tab:green", 0.25))
+            total = sum(r["count"] for r in bins)
+            width = (bins[0]["bin_high"] - bins[0]["bin_low"]) / 2
+            for r in bins:
+                ax.bar(r["bin_low"] + offset * 2 * width, r["accuracy"], width=width, align="edge", color=colour,
+                       alpha=0.25 + 0.75 * min(1.0, 5 * r["count"] / total), linewidth=0)
+            ax.plot([], [], color=colour, linewidth=6, label=f"{group} ({total} answers)")
+        ax.set_title(model, fontsize=10)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "no answers", ha="center", va="center", transform=ax.transAxes)
+    axes[0][0].set_ylabel("accuracy in the bin")
+    fig.suptitle("Reliability: accuracy per confidence bin (15 bins), clean vs the benchmark corruptions at "
+                 "severity 5", fontsize=11)
+    return _save(fig, path)
+
+
+def ece_by_family(rows: list[dict], path: Path) -> bool:
+    """One panel per corruption family, one line per model: ECE (%) from clean (0) to severity 5."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    table = {(r["model"], r["corruption"], r["severity"]): r for r in rows}
+    present = {r["corruption"] for r in rows}
+    families = {f: [c for c in names if c in present] for f, names in FAMILIES.items()}
+    families = {f: names for f, names in families.items() if names}
+    if not families or not models:
+        return False
+    severities = _severities(rows)
+    fig, axes = plt.subplots(1, len(families), figsize=(3.3 * len(families), 3.4), sharey=True, squeeze=False)
+    for ax, (family, names) in zip(axes[0], families.items()):
+        for model in models:
+            xs, ys = [], []
+            clean = table.get((model, CLEAN, 0))
+            if clean is not None and math.isfinite(clean["ece"]):
+                xs, ys = [0], [100 * clean["ece"]]
+            for s in severities:
+                values = [table[(model, c, s)]["ece"] for c in names if (model, c, s) in table]
+                if values and all(math.isfinite(v) for v in values):
+                    xs.append(s)
+                    ys.append(100 * float(np.mean(values)))
+            if xs:
+                ax.plot(xs, ys, marker="o", markersize=3, color=model_colour(model), label=model)
+        ax.set_title(f"{family} ({len(names)})", fontsize=10)
+        ax.set_xlabel("severity (0 = clean)")
+        ax.set_xticks([0, *severities])
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("ECE % (15 bins)")
+    axes[0][0].set_ylim(bottom=0)
+    axes[0][-1].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Calibration error vs severity per corruption family (mean over the family's corruptions)",
+                 fontsize=11)
+    return _save(fig, path)
+
+
 PLOTS = (
     ("accuracy_by_family.png", "Accuracy vs severity per corruption family", accuracy_by_family, "accuracy"),
     ("corruption_heatmap.png", "Corruption x model heatmap", corruption_heatmap, "accuracy"),
     ("accuracy_by_corruption.png", "Accuracy vs severity for every corruption", accuracy_by_corruption, "accuracy"),
+    ("reliability.png", "Reliability diagram, clean vs severity 5", reliability_diagram, "reliability"),
+    ("ece_by_family.png", "Calibration error vs severity per corruption family", ece_by_family, "calibration"),
     ("latency_percentiles.png", "Latency percentiles vs concurrency", latency_percentiles, "latency"),
     ("throughput.png", "Throughput vs concurrency", throughput, "latency"),
 )
 
 
-def draw_all(accuracy_rows: list[dict], latency_rows: list[LatencyRow], folder: Path) -> list[tuple[str, str]]:
-    """Draw every plot the run has data for into folder/plots; -> [(relative path, title)]."""
+def draw_all(data: dict[str, list], folder: Path) -> list[tuple[str, str]]:
+    """Draw every plot the run has data for into folder/plots; `data` maps each source of PLOTS
+    ("accuracy", "calibration", "reliability", "latency") to its rows. -> [(relative path, title)]."""
+    matplotlib.use("Agg")  # files only; never needs a display
     drawn = []
     for name, title, draw, source in PLOTS:
-        data = accuracy_rows if source == "accuracy" else latency_rows
-        if data and draw(data, folder / "plots" / name):
+        rows = data.get(source) or []
+        if rows and draw(rows, folder / "plots" / name):
             drawn.append((f"plots/{name}", title))
     return drawn

@@ -20,6 +20,8 @@ class RunData:
     summary: dict  # summary.json
     accuracy_rows: list[dict] = field(default_factory=list)  # accuracy.csv, one dict per model x cell
     latency_rows: list[LatencyRow] = field(default_factory=list)  # latency/latency.csv
+    calibration_rows: list[dict] = field(default_factory=list)  # calibration.csv
+    reliability_rows: list[dict] = field(default_factory=list)  # reliability.csv
 
     @property
     def accuracy(self) -> dict:
@@ -37,15 +39,17 @@ class RunData:
         return sorted((self.folder / "latency").glob("locust_*.html"))
 
 
-def read_accuracy_csv(path: Path) -> list[dict]:
+def read_rows_csv(path: Path, text: tuple[str, ...] = ("model", "corruption", "cells"),
+                  integers: tuple[str, ...] = ("severity", "n", "correct", "failed", "count")) -> list[dict]:
+    """A long-form CSV of a run, its columns typed: names stay text, counts become ints, the rest floats."""
+    if not path.is_file():
+        return []
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        row["severity"] = int(row["severity"])
-        for key in ("n", "correct", "failed"):
-            row[key] = int(row[key])
-        for key in ("accuracy", "ci95_low", "ci95_high"):
-            row[key] = float(row[key])
+        for key, value in row.items():
+            if key not in text:
+                row[key] = int(value) if key in integers else float(value)
     return rows
 
 
@@ -56,8 +60,9 @@ def load_run(folder: Path) -> RunData:
     summary = json.loads(summary_path.read_text())
     accuracy_csv, latency_csv = folder / "accuracy.csv", folder / "latency" / "latency.csv"
     return RunData(folder, summary,
-                   read_accuracy_csv(accuracy_csv) if accuracy_csv.is_file() else [],
-                   read_latency_rows(latency_csv) if latency_csv.is_file() else [])
+                   read_rows_csv(accuracy_csv),
+                   read_latency_rows(latency_csv) if latency_csv.is_file() else [],
+                   read_rows_csv(folder / "calibration.csv"), read_rows_csv(folder / "reliability.csv"))
 
 
 def latest_run(reports: Path) -> Path:

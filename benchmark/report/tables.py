@@ -56,6 +56,38 @@ def pct(fig: dict | None, digits: int = 1) -> str:
     return f"{100 * fig['value']:.{digits}f} [{100 * low:.{digits}f}–{100 * high:.{digits}f}]"
 
 
+def nats(fig: dict | None) -> str:
+    """A log-likelihood figure as '0.912 [0.880–0.950]' (nats), or 'n/a'."""
+    if not fig:
+        return "n/a"
+    low, high = fig["ci95"]
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return f"{fig['value']:.3f}"
+    return f"{fig['value']:.3f} [{low:.3f}–{high:.3f}]"
+
+
+def calibration_table(models: dict[str, dict]) -> Table | None:
+    """ECE and NLL per model: clean, the mean over the benchmark corruptions, and at each severity."""
+    calibrated = {m: s["calibration"] for m, s in models.items() if s.get("calibration")}
+    if not calibrated:
+        return None
+    severities = sorted({int(k) for c in calibrated.values() for k in c.get("per_severity", {})})
+    rows = []
+    for model, c in calibrated.items():
+        bench = c.get("benchmark_mean") or {}
+        per = c.get("per_severity", {})
+        rows.append([model, pct(c["clean"]["ece"]), nats(c["clean"]["nll"]), pct(bench.get("ece")),
+                     nats(bench.get("nll")), *[pct((per.get(str(s)) or {}).get("ece")) for s in severities]])
+    n_clean = next(iter(calibrated.values()))["clean"]["ece"]
+    return Table("calibration", "Calibration: expected calibration error (%) and negative log-likelihood (nats)",
+                 ["model", "clean ECE %", "clean NLL", "15 benchmark ECE %", "15 benchmark NLL",
+                  *[f"ECE % sev. {s}" for s in severities]], rows,
+                 "From the probabilities the endpoints answered (classifiers: softmax; embedders: the share of the "
+                 "k neighbours' votes, add-one smoothed for the NLL); 15 equal-width confidence bins; over answered "
+                 "requests only; [95% bootstrap interval over test images]"
+                 + (f"; clean on {n_clean['n']} images" if n_clean else "") + ". Per cell in calibration.csv.")
+
+
 def plain_pct(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
 

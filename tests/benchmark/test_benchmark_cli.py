@@ -65,6 +65,10 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
     assert counts["ce_clean"] >= 100 + int(stage["requests"])
     assert report_main(["--run", str(out), "--artifacts", str(artifacts)]) == 0
     assert (out / "index.html").is_file() and (out / "summary.md").is_file()
+    markdown = (out / "summary.md").read_text()
+    assert "Calibration: expected calibration error" in markdown
+    assert "| ce_clean | 45.0 [" in markdown  # its clean ECE, as measured above
+    assert (out / "plots" / "reliability.png").is_file() and (out / "plots" / "ece_by_family.png").is_file()
 
 
 def test_unreachable_server_is_a_one_line_error(tmp_path, capsys):
