@@ -89,10 +89,10 @@ def calibration_section(run: RunData, pictures: dict[str, str]) -> Section:
     table = tables.calibration_table(run.model_summaries)
     if table is None:
         return Section("calibration", "Calibration under corruption",
-                       ["Not measured in this run (no accuracy figures, or a run made before calibration was "
-                        "recorded)."], label="Calibration")
-    text = ["How far each model's confidence can be trusted, clean and as corruption grows: an ECE of 0 means "
-            "that of the answers given with 80% confidence, 80% are right."]
+                       [("Not measured in this run (no accuracy figures, or a run made before calibration was "
+                        "recorded).")], label="Calibration")
+    text = [("How far each model's confidence can be trusted, clean and as corruption grows: an ECE of 0 means "
+            "that of the answers given with 80% confidence, 80% are right.")]
     return Section("calibration", "Calibration under corruption", text, [table],
                    [Picture(p, c) for p, c in pictures.items() if p.endswith(("reliability.png", "ece_by_family.png"))],
                    "Calibration")

@@ -5,10 +5,9 @@ function returns False when the run has no data for its plot (then the report le
 from __future__ import annotations
 
 import math
+import zlib
 from collections import defaultdict
 from pathlib import Path
-
-import zlib
 
 import matplotlib
 import matplotlib.pyplot as plt
