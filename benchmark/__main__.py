@@ -35,7 +35,7 @@ from .load_test import LoadTestError, require_loopback
 from .provenance import model_provenance
 from .rows_csv import write_rows_csv
 from .summary import format_table, summarise
-from .testsets import chosen_indices, iter_cells
+from .testsets import check_pairing, chosen_indices, iter_cells
 
 
 def default_cifar10c(config: BenchmarkConfig) -> Path | None:
@@ -53,11 +53,14 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
         chosen_indices(data.test_labels, config.clean_per_class, config.seed))
     print(f"[benchmark] accuracy: {len(models)} model(s) x ({n_clean} clean images + {n_corrupted_cells} corrupted "
           f"cells x {n_per_cell} images); corrupted images from {cifar10c or 'on-the-fly generation'}", flush=True)
+    pairing = check_pairing(data, cifar10c)
+    print(f"[benchmark] corrupted cells: {pairing.note}", flush=True)
     cells = iter_cells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed, cifar10c,
-                       config.clean_per_class)
+                       config.clean_per_class, pairing)
     with PredictionClient(config.url, config.concurrency, config.timeout, config.retries,
                           token=inference_key(config.key_file)) as client:
-        outcomes = measure_accuracy(client, models, cells, n_clean + n_corrupted_cells * n_per_cell, config.progress)
+        outcomes = measure_accuracy(client, models, cells, n_clean + n_corrupted_cells * n_per_cell, config.progress,
+                                    pairing.paired)
     write_rows_csv(accuracy_rows(outcomes), AccuracyRow, out / "accuracy.csv")
     outcomes.save(out / "outcomes.npz")
     calibrations = {m: model_calibration(outcomes, m, config.bootstrap, config.seed) for m in models}
@@ -71,6 +74,7 @@ def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path) ->
     summary = summarise(outcomes, config.baseline, config.bootstrap, config.seed, calibrations)
     print(format_table(summary, n_per_cell, n_clean, config.baseline), flush=True)
     return {"models": summary, "n_per_cell": n_per_cell, "n_clean": n_clean, "baseline_model": config.baseline,
+            "answered_by": outcomes.answered_by, "paired": pairing.paired, "pairing": pairing.note,
             "cifar10c": str(cifar10c) if cifar10c else "generated on the fly (seeded)"}
 
 
@@ -92,6 +96,20 @@ def run_latency(config: BenchmarkConfig, data, out: Path) -> dict:
             "failure_kinds": {f"{s.model} u{s.users}": s.failure_kinds for s in stages if s.failure_kinds}}
 
 
+def check_served_models(model_files: dict[str, dict], answered_by: dict[str, dict[str, int]]) -> None:
+    """Record, per model, the hashes of the model files that answered (as the server said), and say
+    when they are not the file that meta.json describes: then the numbers are another model's."""
+    for model, hashes in answered_by.items():
+        files = model_files.setdefault(model, {})
+        files["served_sha256"] = sorted(hashes)
+        files["served_matches_meta"] = bool(hashes) and set(hashes) == {files.get("onnx_sha256")}
+        if hashes and not files["served_matches_meta"]:
+            served = ", ".join(h[:12] for h in sorted(hashes))
+            print(f"[benchmark] warning: {model} was answered by model file(s) {served} but its meta.json describes "
+                  f"{str(files.get('onnx_sha256'))[:12]}: the server is not serving what artifacts/ holds "
+                  "(`make serve` restarts it with the new files)", flush=True)
+
+
 def run(config: BenchmarkConfig) -> Path:
     started = time.time()
     models = resolve_model_names(config.models, imported_models(config.artifacts))
@@ -108,6 +126,7 @@ def run(config: BenchmarkConfig) -> Path:
         t0 = time.time()
         record["accuracy"] = run_accuracy(config, models, data, out)
         record["seconds"]["accuracy"] = round(time.time() - t0, 1)
+        check_served_models(record["model_files"], record["accuracy"]["answered_by"])
     if config.latency:
         t0 = time.time()
         record["latency"] = run_latency(config, data, out)

@@ -31,7 +31,7 @@ class AccuracyRow:
 
 
 def measure_accuracy(client: PredictionClient, models: list[str], cells, total_images: int,
-                     show_progress: bool = True) -> Outcomes:
+                     show_progress: bool = True, paired: bool = True) -> Outcomes:
     """Send every cell's images to every model; a failed request counts as a wrong answer.
 
     `total_images` is the number of images in all cells together (for the progress bar).
@@ -42,6 +42,7 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
     confidence: dict[str, list[np.ndarray]] = {m: [] for m in models}
     true_probability: dict[str, list[np.ndarray]] = {m: [] for m in models}
     statuses: dict[str, Counter] = {m: Counter() for m in models}
+    answered_by: dict[str, Counter] = {m: Counter() for m in models}
     with tqdm(total=total_images * len(models), desc="accuracy requests", unit="req",
               disable=not show_progress) as progress:
         for cell in cells:
@@ -71,6 +72,7 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
                 confidence[model].append(sure)
                 true_probability[model].append(given)
                 statuses[model].update(p.failure_kind for p in predictions if p.class_id is None)
+                answered_by[model].update(p.model_sha256 or "unknown" for p in predictions if p.class_id is not None)
     if outcomes is None:
         raise ValueError("no test cells to measure")
     outcomes.correct = {m: np.stack(correct[m]) for m in models}
@@ -78,6 +80,8 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
     outcomes.confidence = {m: np.stack(confidence[m]) for m in models}
     outcomes.true_probability = {m: np.stack(true_probability[m]) for m in models}
     outcomes.failures_by_status = {m: dict(statuses[m]) for m in models}
+    outcomes.answered_by = {m: dict(answered_by[m]) for m in models}
+    outcomes.paired = paired
     return outcomes
 
 

@@ -1,7 +1,9 @@
 """`python -m benchmark.cifar10c_folder [--out DIR]`: our CIFAR-10-C for the CIFAR-10 test set.
 
 Writes the released layout (19 `<name>.npy` files and `labels.npy`) into data/cifar10c, where
-`make benchmark` picks it up. The benchmark can equally read the official release (--cifar10c).
+`make benchmark` picks it up, and records in cifar10c.json what it was made from (the test set's
+digest, the seed, the commit): the benchmark pairs its rows with the test images only when the
+digest matches, and refuses a stale folder. It can equally read the official release (--cifar10c).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from robustcifar.config import parse_config
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, write_cifar10c
 from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.paths import data_dir
+from robustcifar.provenance import git_commit
 
 
 @dataclass
@@ -34,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = load_cifar10(config.data, config.data_dir)
         started = time.perf_counter()
+        source = {"test_set_digest": data.test_set_digest(), "data_source_kind": data.source_kind,
+                  "data_source": Path(data.source).name, "seed": config.seed, "git_commit": git_commit()}
         write_cifar10c(data.test_images, out, config.names, config.severities, config.seed, config.device,
-                       labels=data.test_labels)
+                       labels=data.test_labels, source=source)
     except (DataSourceError, CorruptionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

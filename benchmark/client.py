@@ -39,6 +39,7 @@ class Prediction:
     error: str = ""
     probabilities: np.ndarray | None = None  # (classes,) as served: softmax, or the kNN vote share
     likelihoods: np.ndarray | None = None  # (classes,) for the log-likelihood (smoothed vote share)
+    model_sha256: str = ""  # of the model file that answered, as the server says
 
     @property
     def failure_kind(self) -> str:
@@ -124,7 +125,7 @@ class PredictionClient:
                 served, likelihoods = answer_probabilities(answer, list(CLASS_NAMES))
             except (ValueError, KeyError, TypeError):
                 served = likelihoods = None  # an answer without a distribution: counted, not calibrated
-            return Prediction(class_id, 200, "", served, likelihoods)
+            return Prediction(class_id, 200, "", served, likelihoods, str(answer.get("model_sha256", "")))
         raise AssertionError("unreachable")
 
     def predict_many(self, model: str, bodies: list[bytes], desc: str = "", progress: bool = True) -> list[Prediction]:

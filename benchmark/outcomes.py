@@ -46,6 +46,8 @@ class Outcomes:
     clean_all: CleanCell | None = None  # the clean cell on more images than the grid, when measured so
     confidence: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (cells, n), NaN: none
     true_probability: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (cells, n)
+    answered_by: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {served sha256: answers}
+    paired: bool = True  # the corrupted cells hold the clean cell's images (see testsets.check_pairing)
 
     @property
     def models(self) -> list[str]:
@@ -69,7 +71,7 @@ class Outcomes:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"corruptions": np.array(self.corruptions), "severities": np.array(self.severities),
-                  "labels": self.labels, "models": np.array(self.models)}
+                  "labels": self.labels, "models": np.array(self.models), "paired": np.array(self.paired)}
         for i, model in enumerate(self.models):
             arrays[f"correct_{i}"] = self.correct[model]
             arrays[f"failed_{i}"] = self.failed[model]
@@ -103,7 +105,8 @@ class Outcomes:
                                       per_model("clean_all_true_probability"))
             return cls([str(c) for c in f["corruptions"]], [int(s) for s in f["severities"]], f["labels"],
                        per_model("correct", bool), per_model("failed", bool), dict(failures_by_status or {}),
-                       clean_all, per_model("confidence"), per_model("true_probability"))
+                       clean_all, per_model("confidence"), per_model("true_probability"),
+                       paired=bool(f["paired"]) if "paired" in f else True)
 
     def clean_calibration(self, model: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(confidence, true_probability) of `model` on every clean image measured, or None."""

@@ -142,8 +142,11 @@ def corruption_error_figures(outcomes: Outcomes, model: str, baseline: str, corr
     (errors, errors_r), (base_errors, base_errors_r) = mine.grid(corruptions), base.grid(corruptions)
     (clean, clean_r), (base_clean, base_clean_r) = mine.clean_error(), base.clean_error()
     ce, ce_r = corruption_errors(errors, base_errors), corruption_errors(errors_r, base_errors_r)
-    rel = relative_corruption_errors(errors, clean, base_errors, base_clean)
-    rel_r = relative_corruption_errors(errors_r, clean_r, base_errors_r, base_clean_r)
+    if outcomes.paired:
+        rel = relative_corruption_errors(errors, clean, base_errors, base_clean)
+        rel_r = relative_corruption_errors(errors_r, clean_r, base_errors_r, base_clean_r)
+    else:  # a relative CE compares each image's clean and corrupted answers: undefined when unpaired
+        rel, rel_r = np.full_like(ce, np.nan, dtype=np.float64), np.full_like(ce_r, np.nan, dtype=np.float64)
     # the baseline's own ratios are 1 in every resample where they are defined
     ce_unbounded = unbounded_ratio(np.sum(base_errors_r, axis=1)) & (model != baseline)
     rel_unbounded = unbounded_ratio(accuracy_lost(base_errors_r, base_clean_r)) & (model != baseline)

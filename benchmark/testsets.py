@@ -2,6 +2,15 @@
 
 Corrupted cells come from a CIFAR-10-C folder when one is given (our generated one, or the
 official release), otherwise they are generated here from the test images with a fixed seed.
+
+Every corrupted image must be paired with its clean original, or the per-image figures (the
+intervals over images, the relative CE, which compares each image's clean and corrupted answers)
+are wrong. Generated cells pair by construction. A folder pairs when it says it was made from these
+test images (the digest in its cifar10c.json) or, for the official release, when its labels are
+the test labels in the same order; a folder of ours made from other images is refused as stale.
+Otherwise (the official release next to the JPEG copy, whose test images are in another order) the
+corrupted cells are drawn by the folder's own labels, the run is marked unpaired, and the summary
+gives no figure that needs the pairing.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcifar.corruptions import corrupt, open_cifar10c
+from robustcifar.corruptions import CorruptionError, corrupt, open_cifar10c, read_source
 from robustcifar.datasets import CifarArrays, balanced_subset
 
 from .outcomes import CLEAN
@@ -44,19 +53,57 @@ def shared_positions(clean_idx: np.ndarray, idx: np.ndarray) -> np.ndarray | Non
     return np.searchsorted(clean_idx, idx)  # both are sorted
 
 
+@dataclass
+class Pairing:
+    """How a CIFAR-10-C folder's rows relate to the test images."""
+
+    paired: bool
+    note: str
+
+
+def check_pairing(data: CifarArrays, cifar10c: Path | None) -> Pairing:
+    if cifar10c is None:
+        return Pairing(True, "corrupted on the fly from the same test images (seeded)")
+    reader = open_cifar10c(cifar10c)
+    n = len(data.test_labels)
+    source = read_source(cifar10c)
+    if source:
+        if source.get("test_set_digest") != data.test_set_digest():
+            raise CorruptionError(
+                f"{cifar10c} was made from other test images than {Path(data.source).name} "
+                f"({source.get('data_source', '?')}, commit {str(source.get('git_commit', '?'))[:12]}): it is "
+                "stale; write it again with `make cifar10c`, or pass --cifar10c with a folder for this data")
+        return Pairing(True, f"{cifar10c.name}: made from these test images (digest matches)")
+    counts = {reader.images_per_severity(name) for name in reader.names}
+    labels = np.asarray(reader.labels, dtype=np.int64)
+    if counts == {n} and len(labels) >= n and np.array_equal(labels[:n], data.test_labels):
+        return Pairing(True, f"{cifar10c.name}: its labels are the test labels in order (the official release "
+                             "with the official test set)")
+    return Pairing(False, f"{cifar10c.name}: its images cannot be paired with these test images (another order or "
+                          f"count: {sorted(counts)} per severity vs {n}); corrupted cells use the folder's own "
+                          "labels, intervals are unpaired and there is no relative CE")
+
+
 def iter_cells(data: CifarArrays, corruptions: list[str], severities: list[int], per_class: int, seed: int,
-               cifar10c: Path | None = None, clean_per_class: int = -1) -> Iterator[Cell]:
+               cifar10c: Path | None = None, clean_per_class: int = -1,
+               pairing: Pairing | None = None) -> Iterator[Cell]:
+    """The clean cell, then every corruption x severity; `pairing` from check_pairing (checked here when not given)."""
+    pairing = pairing or check_pairing(data, cifar10c)
     idx = chosen_indices(data.test_labels, per_class, seed)
     clean_idx = idx if clean_per_class < 0 else chosen_indices(data.test_labels, clean_per_class, seed)
     yield Cell(CLEAN, 0, data.test_images[clean_idx], data.test_labels[clean_idx], shared_positions(clean_idx, idx))
     reader = open_cifar10c(cifar10c) if cifar10c else None
-    if reader is not None:
-        c_labels = np.asarray(reader.labels[:10000], dtype=np.int64)
-        c_idx = chosen_indices(c_labels, per_class, seed)
+    if reader is not None and pairing.paired:
+        rows, row_labels = idx, data.test_labels[idx]  # row i of every block is test image i
+    elif reader is not None:
+        count = min(reader.images_per_severity(name) for name in corruptions) if corruptions else 0
+        folder_labels = np.asarray(reader.labels[:count], dtype=np.int64)
+        rows = chosen_indices(folder_labels, per_class, seed)
+        row_labels = folder_labels[rows]
     for name in corruptions:
         for severity in severities:
             if reader is not None:
-                yield Cell(name, severity, reader.images(name, severity)[c_idx], c_labels[c_idx])
+                yield Cell(name, severity, reader.images(name, severity)[rows], row_labels)
             else:
                 images = corrupt(data.test_images[idx], name, severity, seed=seed)
                 yield Cell(name, severity, images, data.test_labels[idx])

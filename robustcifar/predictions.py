@@ -1,8 +1,9 @@
 """The JSON the inference endpoints answer with: the contract between serve/ and its clients.
 
-Classifier:  {"model", "label", "class_id", "confidence", "probabilities": {class: p}}
+Classifier:  {"model", "label", "class_id", "confidence", "probabilities": {class: p}, "model_sha256"}
 Embedder:    {"model", "label", "class_id", "confidence", "embedding": [D floats],
-              "neighbors": [{"label", "class_id", "similarity"}, ... k]}
+              "neighbors": [{"label", "class_id", "similarity"}, ... k], "model_sha256"}
+("model_sha256", added by the handler, is the sha256 of the model.onnx that answered.)
 Error (4xx): {"error": short code, "detail": what was wrong}
 
 `answer_probabilities` reads a class distribution back from either kind of answer, for the

@@ -1,7 +1,8 @@
 """`python -m serve {archive,start,stop,status}`: model archives and the TorchServe lifecycle.
 
     archive   build artifacts/model-store/<model>.mar from the exported models
-    start     start TorchServe in the background and wait until every model answers
+    start     start TorchServe in the background and wait until every model answers (a running
+              server whose archives changed since it started is restarted, saying which)
     stop      stop TorchServe and all its workers
     status    say whether it runs and which models are ready
 """
@@ -10,21 +11,19 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
-from robustcifar.artifacts import imported_models
+from robustcifar.artifacts import imported_models, model_store_dir
 from robustcifar.config import parse_config
-from robustcifar.imaging import encode_png
 from robustcifar.model_specs import resolve_model_names
 
 from .archives import ArchiveError, build_archive
-from .config import LOOPBACK, ServeConfig
+from .config import ServeConfig
 from .server import (
     ServerError,
     ServerFiles,
+    ServerRecord,
     launch,
-    port_in_use,
     running_groups,
+    served_identities,
     stop,
     wait_until_ready,
 )
@@ -39,22 +38,34 @@ def archive(config: ServeConfig, models: list[str]) -> int:
     return 0
 
 
+def changes(record: ServerRecord | None, wanted: dict[str, str]) -> list[str]:
+    """What differs between what runs and what the archives now hold, one phrase per model."""
+    served = record.models if record else {}
+    lines = [f"{m} is new" for m in wanted if m not in served]
+    lines += [f"{m} changed" for m in wanted if m in served and served[m] != wanted[m]]
+    lines += [f"{m} is no longer asked for" for m in served if m not in wanted]
+    return lines
+
+
 def start(config: ServeConfig, models: list[str]) -> int:
     files = ServerFiles(config.resolved_state_dir())
     if running_groups(files):
-        print(f"[serve] TorchServe is already running at {config.public_url()}; "
-              "`make stop` stops it")
-        return 0
-    busy = [f"{config.host}:{config.inference_port}"] if port_in_use(config.host, config.inference_port) else []
-    busy += [f"{LOOPBACK}:{p}" for p in config.loopback_ports() if port_in_use(LOOPBACK, p)]
-    if busy:
-        raise ServerError(f"{', '.join(busy)} taken by another program; stop it or pick other ports")
-    log_since = ServerFiles(config.resolved_state_dir()).ts_log_size()
+        # serve what artifacts/ holds now: the archives were just rebuilt from it (make serve)
+        store = model_store_dir(config.artifacts)
+        missing = [m for m in models if not (store / f"{m}.mar").is_file()]
+        if missing:
+            raise ServerError(f"no archive for {', '.join(missing)} in {store}; run `make archives` first")
+        different = changes(ServerRecord.load(files.pids), served_identities(store, models))
+        if not different:
+            print(f"[serve] already running at {config.public_url()}, serving these archives as they are now "
+                  f"({', '.join(models)}); `make stop` stops it")
+            return 0
+        print(f"[serve] restarting, since {'; '.join(different)}", flush=True)
+        stop(config)
     groups = launch(config, models)
     print(f"[serve] starting TorchServe and its edge (process groups {groups}); logs in {files.logs}", flush=True)
-    probe = encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
     try:
-        wait_until_ready(config, models, probe, report=lambda m: print(m, flush=True), log_since=log_since)
+        wait_until_ready(config, models, report=lambda m: print(m, flush=True))
     except ServerError:
         stop(config)
         raise

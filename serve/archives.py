@@ -3,7 +3,9 @@ and a model-config.yaml with the batching and worker settings."""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -15,6 +17,7 @@ from robustcifar.artifacts import ModelArtifacts, ModelMeta, model_store_dir
 from .config import ServeConfig
 
 HANDLER = Path(__file__).with_name("handler.py")
+MANIFEST = "MAR-INF/MANIFEST.json"  # holds the archive's creation time: left out of its identity
 
 
 class ArchiveError(RuntimeError):
@@ -59,3 +62,16 @@ def build_archive(name: str, config: ServeConfig) -> Path:
             force=True,
         ))
     return store / f"{name}.mar"
+
+
+def archive_identity(path: Path) -> str:
+    """What an archive serves, as one hash: the contents of every file in it but its manifest (whose
+    creation time changes at every build), so rebuilding unchanged files gives the same identity,
+    while a new model.onnx, gallery, meta.json, handler or batching setting gives another."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as archive:
+        for name in sorted(n for n in archive.namelist() if n != MANIFEST):
+            digest.update(name.encode() + b"\0")
+            with archive.open(name) as member:
+                digest.update(hashlib.file_digest(member, "sha256").digest())
+    return digest.hexdigest()

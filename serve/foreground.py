@@ -28,7 +28,6 @@ TorchServe writes its API keys to key_file.json in the state folder: see docker/
 from __future__ import annotations
 
 import ctypes
-import json
 import multiprocessing
 import os
 import signal
@@ -41,11 +40,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from robustcifar.artifacts import model_store_dir
 from robustcifar.config import parse_config
-from robustcifar.imaging import encode_png
 from robustcifar.onnx_model import (
     PROVIDER_CHAINS,
     OnnxModel,
@@ -53,21 +49,22 @@ from robustcifar.onnx_model import (
     providers_from_environment,
 )
 
-from .config import ServeConfig, render_properties
-from .edge import find_nginx, render_nginx_conf
+from .config import ServeConfig
 from .server import (
     STOP_GRACE_S,
     ServerError,
     ServerFiles,
-    port_in_use,
+    ServerRecord,
+    edge_command,
+    prepare_state,
     process_group_alive,
+    served_identities,
     server_environment,
+    terminate_groups,
     torchserve_command,
     wait_until_ready,
 )
 
-# Read by serve/healthcheck.py: what is served, and where.
-SERVING_FILE = "serving.json"
 POLL_S = 0.2
 # Without a handler, Linux would not deliver these to PID 1 at all.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -194,15 +191,9 @@ class Supervisor:
                     process.returncode = os.waitstatus_to_exitcode(status)
                     self.exit_codes[name] = process.returncode
 
-    def _signal_groups(self, signum: int) -> None:
-        for process in self.children.values():
-            try:
-                os.killpg(process.pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def _groups_alive(self) -> bool:
-        return any(process_group_alive(process.pid) for process in self.children.values())
+    def _group_alive(self, pgid: int) -> bool:
+        self._reap()
+        return process_group_alive(pgid)
 
     def run(self) -> int:
         """Supervise until a child exits or a stop is requested; then stop all groups and return the exit code."""
@@ -216,27 +207,8 @@ class Supervisor:
         return 1 if self.failed else 0
 
     def _stop_all(self) -> None:
-        self._signal_groups(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
-        while self._groups_alive() and time.monotonic() < deadline:
-            self._reap()
-            time.sleep(POLL_S)
-        if self._groups_alive():
-            self.report(f"[serve] still running after {self.grace_s:.0f} s: killing")
-            self._signal_groups(signal.SIGKILL)
-            deadline = time.monotonic() + 5.0
-            while self._groups_alive() and time.monotonic() < deadline:
-                self._reap()
-                time.sleep(POLL_S)
+        terminate_groups([p.pid for p in self.children.values()], self._group_alive, self.grace_s, self.report)
         self._reap()
-
-
-def _check_ports_free(config: ForegroundConfig) -> None:
-    public = config.public_url().split("//")[1].rsplit(":", 1)[0]
-    wanted = [(public, config.inference_port)] + [("127.0.0.1", port) for port in config.loopback_ports()]
-    busy = [f"{host}:{port}" for host, port in wanted if port_in_use(host, port)]
-    if busy:
-        raise ServerError(f"port(s) {', '.join(busy)} are taken by another program")
 
 
 def prepare(config: ForegroundConfig) -> tuple[ServerFiles, Path, list[str], str]:
@@ -244,34 +216,15 @@ def prepare(config: ForegroundConfig) -> tuple[ServerFiles, Path, list[str], str
     store = config.resolved_model_store()
     models = archived_models(store, config.models)
     device = check_execution_provider(store, models)
-    if find_nginx() is None:
-        raise ServerError("nginx is not installed (the inference edge needs it)")
-    _check_ports_free(config)
-    files = ServerFiles(config.resolved_state_dir())
-    for folder in (files.state_dir / "nginx", files.logs):
-        folder.mkdir(parents=True, exist_ok=True)
-    files.properties.write_text(render_properties(config, store))
-    files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
-    return files, store, models, device
-
-
-def _record_serving(files: ServerFiles, config: ForegroundConfig, models: list[str], groups: dict[str, int]) -> None:
-    # server.json in the format of serve/server.py, so that `python -m serve status`, `serve stop`
-    # and wait_until_ready (and with it serve/healthcheck.py) see these processes.
-    files.pids.write_text(json.dumps(groups))
-    (files.state_dir / SERVING_FILE).write_text(json.dumps({
-        "models": models, "host": config.host, "inference_port": config.inference_port,
-        "management_port": config.management_port,
-    }, indent=2) + "\n")
+    return prepare_state(config, store, models), store, models, device
 
 
 def _watch_readiness(config: ForegroundConfig, models: list[str], supervisor: Supervisor) -> threading.Thread:
     """Announce each model once it answers; stop the container if they are not all ready in time."""
-    probe = encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
 
     def watch() -> None:
         try:
-            wait_until_ready(config, models, probe, report=lambda line: print(line, flush=True))
+            wait_until_ready(config, models, report=lambda line: print(line, flush=True))
         except ServerError as exc:
             supervisor.request_stop(str(exc).splitlines()[0], failed=True)
             return
@@ -294,13 +247,17 @@ def serve_in_foreground(config: ForegroundConfig) -> int:
           f"state and logs in {files.state_dir}", flush=True)
     env = server_environment(config, files)
     if supervisor.stop_reason is None:
+        # this start's lines begin here: a restarted container on the same state folder must not count
+        # the model-load failures of earlier starts (the log is appended to)
+        log_since = files.ts_log_size()
         groups = {
             "torchserve": supervisor.start("torchserve", torchserve_command(config, files, store, models),
                                            files.state_dir, env),
-            "edge": supervisor.start("edge", [find_nginx(), "-e", "stderr", "-c", str(files.nginx_conf),
-                                              "-p", str(files.state_dir)], files.state_dir, env),
+            "edge": supervisor.start("edge", edge_command(files, log_to_stderr=True), files.state_dir, env),
         }
-        _record_serving(files, config, models, groups)
+        # the same server.json as `serve start` writes: `serve status`, `serve stop`, wait_until_ready
+        # and serve/healthcheck.py all read it
+        ServerRecord.of_processes(groups, config, served_identities(store, models), log_since).save(files.pids)
         _watch_readiness(config, models, supervisor)
     code = supervisor.run()
     files.pids.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
-from robustcifar.artifacts import ModelMeta
+from robustcifar.artifacts import ModelMeta, sha256_file
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import MAX_PIXELS, ImageInputError, preprocess_image_bytes
 from robustcifar.onnx_model import OnnxModel, providers_from_environment
@@ -69,14 +69,20 @@ class RobustCifarHandler:
         self.model = OnnxModel(model_dir / "model.onnx", threads=threads, spin=False,
                                providers=providers_from_environment())
         self.gallery = Gallery.load(model_dir / "gallery.npz") if self.meta.kind == "embedder" else None
+        # every answer names the exact model file that made it, so a benchmark records what answered
+        self.model_sha256 = sha256_file(model_dir / "model.onnx")
         self.initialized = True
         logger.info("loaded %s (%s), onnxruntime threads=%d", self.meta.name, self.meta.kind, threads)
 
     def _answers(self, pixels: np.ndarray) -> list[dict]:
         outputs = self.model.run(pixels)
         if self.gallery is None:
-            return classifier_answers(self.meta.name, outputs, self.meta.class_names)
-        return embedder_answers(self.meta.name, outputs, self.gallery, self.meta.knn_k, self.meta.class_names)
+            answers = classifier_answers(self.meta.name, outputs, self.meta.class_names)
+        else:
+            answers = embedder_answers(self.meta.name, outputs, self.gallery, self.meta.knn_k, self.meta.class_names)
+        for answer in answers:
+            answer["model_sha256"] = self.model_sha256
+        return answers
 
     def _reject(self, context, idx: int, exc: ImageInputError) -> str:
         request_id = context.get_request_id(idx) if context else None

@@ -9,19 +9,14 @@ state folder, which is why the probe runs inside the container, next to the serv
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from robustcifar.config import parse_config
-from robustcifar.imaging import encode_png
 
 from .config import ServeConfig
-from .foreground import SERVING_FILE
-from .server import ServerError, wait_until_ready
+from .server import ServerError, ServerFiles, ServerRecord, wait_until_ready
 
 
 @dataclass
@@ -31,23 +26,22 @@ class HealthcheckConfig:
 
 
 def served_config(check: HealthcheckConfig) -> tuple[ServeConfig, list[str]]:
-    """The addresses and models that the running serve.foreground recorded in its state folder."""
+    """The addresses and models that the running server recorded in its state folder (server.json)."""
     state_dir = Path(check.state_dir) if check.state_dir else ServeConfig().resolved_state_dir()
-    try:
-        serving = json.loads((state_dir / SERVING_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise ServerError(f"no server has started in {state_dir} ({type(exc).__name__})") from None
-    config = ServeConfig(state_dir=state_dir, host=serving["host"], inference_port=serving["inference_port"],
-                         management_port=serving["management_port"], startup_timeout=check.timeout)
-    return config, list(serving["models"])
+    record = ServerRecord.load(ServerFiles(state_dir).pids)
+    if record is None or not record.inference_port:
+        raise ServerError(f"no server has started in {state_dir}")
+    config = ServeConfig(state_dir=state_dir, host=record.host, inference_port=record.inference_port,
+                         management_port=record.management_port, startup_timeout=check.timeout)
+    return config, list(record.models)
 
 
 def main(argv: list[str] | None = None) -> int:
     check = parse_config(HealthcheckConfig, argv, __doc__.split("\n\n")[0])
-    probe = encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
     try:
         config, models = served_config(check)
-        wait_until_ready(config, models, probe, report=lambda _line: None)
+        # counts only this start's load failures: server.json says where its log lines begin
+        wait_until_ready(config, models, report=lambda _line: None)
     except ServerError as exc:
         print(f"unhealthy: {str(exc).splitlines()[0]}", flush=True)
         return 1

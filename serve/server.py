@@ -17,15 +17,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from robustcifar.artifacts import model_store_dir
+from robustcifar.imaging import encode_png
 from robustcifar.priority import lower_priority
 
-from .config import ServeConfig, render_properties
+from .archives import archive_identity
+from .config import LOOPBACK, ServeConfig, render_properties
 from .edge import find_nginx, render_nginx_conf
 
 STOP_GRACE_S = 20.0
@@ -98,13 +101,84 @@ def _alive(pgid: int) -> bool:
     return process_group_alive(pgid)
 
 
-def running_groups(files: ServerFiles) -> dict[str, int]:
-    """Process groups of our live serving processes (a stale pid file is removed)."""
+def boot_id() -> str:
+    """This boot of the machine (Linux), so that pids recorded before a reboot are never trusted."""
     try:
-        groups = {k: int(v) for k, v in json.loads(files.pids.read_text()).items()}
-    except (OSError, ValueError, AttributeError):
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def start_ticks(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); None
+    when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@dataclass
+class ServerRecord:
+    """server.json: which process groups are ours, and what they serve.
+
+    A pid file alone cannot tell our process from another that got the same pid after a reboot or
+    a crash: each group's leader is recorded with the boot and the leader's start time, and a group
+    counts as ours only on the same boot, when its leader still has that start time or has exited
+    while the group lives on (a process-group id is not reused while any member is alive).
+    """
+
+    groups: dict[str, int]  # process name -> process group id (= its leader's pid)
+    boot: str = ""
+    leaders: dict[str, int | None] = field(default_factory=dict)  # name -> the leader's start ticks
+    models: dict[str, str] = field(default_factory=dict)  # model -> archive_identity of what is served
+    log_since: int = 0  # where this start's lines begin in ts_log.log
+    host: str = ""  # the edge's address, and the ports: what serve/healthcheck.py probes
+    inference_port: int = 0
+    management_port: int = 0
+
+    @classmethod
+    def of_processes(cls, groups: dict[str, int], config: ServeConfig, models: dict[str, str],
+                     log_since: int) -> ServerRecord:
+        return cls(dict(groups), boot_id(), {name: start_ticks(pid) for name, pid in groups.items()}, dict(models),
+                   log_since, config.host, config.inference_port, config.management_port)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> ServerRecord | None:
+        """The record, or None when there is none or it cannot be read (an older format included)."""
+        try:
+            raw = json.loads(path.read_text())
+            return cls(groups={k: int(v) for k, v in raw["groups"].items()}, boot=raw["boot"],
+                       leaders=raw["leaders"], models=raw.get("models", {}), log_since=int(raw.get("log_since", 0)),
+                       host=raw.get("host", ""), inference_port=int(raw.get("inference_port", 0)),
+                       management_port=int(raw.get("management_port", 0)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def is_ours(self, name: str) -> bool:
+        pgid = self.groups[name]
+        if self.boot != boot_id():
+            return False
+        now = start_ticks(pgid)
+        if now is not None:  # the leader (or a process that reused its pid) exists
+            return now == self.leaders.get(name)
+        return _alive(pgid)
+
+
+def running_groups(files: ServerFiles) -> dict[str, int]:
+    """Process groups of our live serving processes; a stale record (nothing of ours alive, another
+    boot, pids now used by other programs) is removed, and nothing of it is ever signalled."""
+    record = ServerRecord.load(files.pids)
+    if record is None:
+        files.pids.unlink(missing_ok=True)
         return {}
-    alive = {name: pgid for name, pgid in groups.items() if _alive(pgid)}
+    alive = {name: pgid for name, pgid in record.groups.items() if record.is_ours(name) and _alive(pgid)}
     if not alive:
         files.pids.unlink(missing_ok=True)
     return alive
@@ -168,26 +242,54 @@ def torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, mod
     return command if config.token_auth else command + ["--disable-token-auth"]
 
 
-def launch(config: ServeConfig, models: list[str]) -> dict[str, int]:
-    """Start TorchServe and the edge in the background; returns their process groups. Does not wait."""
-    files = ServerFiles(config.resolved_state_dir())
-    store = model_store_dir(config.artifacts)
+def probe_image() -> bytes:
+    """The PNG that readiness checks send: a real prediction, not merely /ping."""
+    return encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
+
+
+def check_ports_free(config: ServeConfig) -> None:
+    busy = [f"{config.host}:{config.inference_port}"] if port_in_use(config.host, config.inference_port) else []
+    busy += [f"{LOOPBACK}:{p}" for p in config.loopback_ports() if port_in_use(LOOPBACK, p)]
+    if busy:
+        raise ServerError(f"{', '.join(busy)} taken by another program; stop it or pick other ports")
+
+
+def prepare_state(config: ServeConfig, store: Path, models: list[str]) -> ServerFiles:
+    """Everything that can fail before a process starts: archives, nginx, ports; then the state
+    folder with TorchServe's and nginx's rendered configuration."""
     missing = [m for m in models if not (store / f"{m}.mar").is_file()]
     if missing:
         raise ServerError(f"no archive for {', '.join(missing)} in {store}; run `make archives` first")
-    nginx = find_nginx()
-    if nginx is None:
+    if find_nginx() is None:
         raise ServerError("nginx is not installed (the inference edge needs it): run `make requirements`, "
                           "or `sudo apt-get install nginx-light`")
+    check_ports_free(config)
+    files = ServerFiles(config.resolved_state_dir())
     for folder in (files.state_dir / "nginx", files.logs):
         folder.mkdir(parents=True, exist_ok=True)
     files.properties.write_text(render_properties(config, store))
     files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
+    return files
+
+
+def edge_command(files: ServerFiles, log_to_stderr: bool = False) -> list[str]:
+    return [find_nginx(), *(["-e", "stderr"] if log_to_stderr else []), "-c", str(files.nginx_conf),
+            "-p", str(files.state_dir)]
+
+
+def served_identities(store: Path, models: list[str]) -> dict[str, str]:
+    return {m: archive_identity(store / f"{m}.mar") for m in models}
+
+
+def launch(config: ServeConfig, models: list[str]) -> dict[str, int]:
+    """Start TorchServe and the edge in the background; returns their process groups. Does not wait."""
+    store = model_store_dir(config.artifacts)
+    files = prepare_state(config, store, models)
+    log_since = files.ts_log_size()
     env = server_environment(config, files)
     groups = {"torchserve": _spawn(torchserve_command(config, files, store, models), files, "torchserve", env)}
-    groups["edge"] = _spawn([nginx, "-c", str(files.nginx_conf), "-p", str(files.state_dir)], files, "edge", env,
-                            nice=config.edge_priority)
-    files.pids.write_text(json.dumps(groups))
+    groups["edge"] = _spawn(edge_command(files), files, "edge", env, nice=config.edge_priority)
+    ServerRecord.of_processes(groups, config, served_identities(store, models), log_since).save(files.pids)
     return groups
 
 
@@ -234,11 +336,16 @@ def load_failures(files: ServerFiles, name: str, since: int) -> int:
     return len(re.findall(rf"Load model failed: {re.escape(name)},", text))
 
 
-def wait_until_ready(config: ServeConfig, models: list[str], probe: bytes, report=print, log_since: int = 0) -> None:
+def wait_until_ready(config: ServeConfig, models: list[str], report=print, log_since: int | None = None) -> None:
     """Block until every model has READY workers and answers a real prediction, or raise: when
-    a process exits, when a model failed to load LOAD_ATTEMPTS times, or at the start-up timeout.
-    `log_since` is where this start's lines begin in ts_log.log."""
+    a process exits, when a model failed to load LOAD_ATTEMPTS times in this start, or at the
+    start-up timeout. `log_since`, where this start's lines begin in ts_log.log (which every start
+    appends to), comes from server.json unless given."""
     files = ServerFiles(config.resolved_state_dir())
+    if log_since is None:
+        record = ServerRecord.load(files.pids)
+        log_since = record.log_since if record else files.ts_log_size()
+    probe = probe_image()
     deadline = time.monotonic() + config.startup_timeout
     pending = list(models)
     while pending:
@@ -267,26 +374,36 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _terminate(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_GRACE_S
-    while _alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(pgid):
-        os.killpg(pgid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while _alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+def terminate_groups(pgids: list[int], alive=_alive, grace_s: float = STOP_GRACE_S, report=None) -> None:
+    """SIGTERM every group, wait up to `grace_s` for all to end, then SIGKILL what is left.
+    `alive(pgid)` tells whether a group lives (and may reap it); a supervisor passes its own."""
+    def signal_all(signum: int) -> None:
+        for pgid in pgids:
+            try:
+                os.killpg(pgid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def wait(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while any(alive(pgid) for pgid in pgids):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    signal_all(signal.SIGTERM)
+    if not wait(grace_s):
+        if report:
+            report(f"[serve] still running after {grace_s:.0f} s: killing")
+        signal_all(signal.SIGKILL)
+        wait(5.0)
 
 
 def stop(config: ServeConfig) -> bool:
     """Stop our serving processes and all their children; False when none was running."""
     files = ServerFiles(config.resolved_state_dir())
     groups = running_groups(files)
-    for pgid in groups.values():
-        _terminate(pgid)
+    terminate_groups(list(groups.values()))
     files.pids.unlink(missing_ok=True)
     return bool(groups)

@@ -16,7 +16,7 @@ elastic.py and digital.py.
 # The corruption modules register themselves in the registry when imported.
 from robustcifar.corruptions import blur, digital, elastic, noise, spatter, weather  # noqa: F401
 from robustcifar.corruptions.api import corrupt, corrupt_random
-from robustcifar.corruptions.files import open_cifar10c, write_cifar10c
+from robustcifar.corruptions.files import open_cifar10c, read_source, write_cifar10c
 from robustcifar.corruptions.registry import (
     ALL_CORRUPTIONS,
     BENCHMARK_CORRUPTIONS,
@@ -34,5 +34,6 @@ __all__ = [
     "corrupt",
     "corrupt_random",
     "open_cifar10c",
+    "read_source",
     "write_cifar10c",
 ]

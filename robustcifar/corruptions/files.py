@@ -4,7 +4,9 @@ The layout is the released one (spec, "Released layout"): one file per corruptio
 ``<name>.npy``, uint8 (N * 5, 32, 32, 3), rows 0..N-1 severity 1 of all N test images in order,
 rows N..2N-1 severity 2, and so on; ``labels.npy``, uint8 (N * 5,), the labels repeated once per
 severity. A folder we write also holds ``cifar10c.json``, which records the severities, image count
-and seed of every file, so that a file written with only some severities reads back correctly.
+and seed of every file, so that a file written with only some severities reads back correctly, and
+what the folder was made from (``source``: the digest of the test images, the code version), so
+that a reader can tell whether its rows pair with a given copy of the test set.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def write_cifar10c(
     device: str | torch.device = "cpu",
     labels=None,
     progress: bool = True,
+    source: dict | None = None,
 ) -> Path:
     """Corrupt ``images`` with every (name, severity) and write them in the CIFAR-10-C layout.
 
@@ -55,6 +58,8 @@ def write_cifar10c(
     device: where to compute ("cpu", "cuda"); the random numbers are drawn on the CPU either way.
     labels: optional (N,) integer labels; ``labels.npy`` gets them once per severity, as uint8.
     progress: show a tqdm progress bar (one step per (name, severity)) on stderr.
+    source: what the images are (e.g. {"test_set_digest": ..., "git_commit": ...}), recorded in
+        ``cifar10c.json``; a folder written from other images is refused rather than mixed.
 
     Each file is written under a temporary name and renamed when complete. Returns ``out_dir``.
     Raises CorruptionError on bad arguments.
@@ -64,12 +69,18 @@ def write_cifar10c(
         _unique([check_severity(s) for s in _as_list(severities, "severities")], "severities")
     )
     seed = seeding.check_seed(seed)
+    source_record = source
     source = batch.as_uint8_tensor(images).to(batch.resolve_device(device))
     labels = None if labels is None else _check_labels(labels, len(source))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     count = len(source)
+    if source_record is not None:
+        previous = read_source(out_dir)
+        if previous and previous.get("test_set_digest") != source_record.get("test_set_digest"):
+            raise CorruptionError(f"{out_dir} holds CIFAR-10-C files made from other test images; write to an "
+                                  "empty folder or remove the old one")
     written = {}
     with tqdm(total=len(names) * len(levels), disable=not progress, unit="cell") as bar:
         for name in names:
@@ -87,7 +98,7 @@ def write_cifar10c(
     if labels is not None:
         np.save(out_dir / LABELS_FILE, np.tile(labels, len(levels)))
         written[LABELS_FILE] = {"severities": levels, "images_per_severity": count}
-    _update_meta(out_dir, written)
+    _update_meta(out_dir, written, source_record)
     return out_dir
 
 
@@ -99,6 +110,9 @@ class CIFAR10C:
         self._severities = files  # name -> severities in the file, in row-block order
         self._count = count  # name -> images per severity
         self.names: tuple[str, ...] = tuple(name for name in ALL_CORRUPTIONS if name in files)
+
+    def images_per_severity(self, name: str) -> int:
+        return self._count[self._check_name(name)]
 
     def severities(self, name: str) -> tuple[int, ...]:
         """The severities stored for ``name`` (all five in the official release)."""
@@ -211,13 +225,24 @@ def _read_meta(folder: Path) -> dict:
     return json.loads(path.read_text()).get("files", {})
 
 
-def _update_meta(folder: Path, written: dict) -> None:
+def read_source(folder: str | os.PathLike) -> dict:
+    """What a folder we wrote was made from (empty for the official release and older folders)."""
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("source", {})
+
+
+def _update_meta(folder: Path, written: dict, source: dict | None = None) -> None:
     files = _read_meta(folder)
     files.update(written)
     meta = {
         "generator": "robustcifar.corruptions (values rounded to nearest, not truncated)",
         "files": dict(sorted(files.items())),
     }
+    source = source if source is not None else read_source(folder)
+    if source:
+        meta["source"] = source
     (folder / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,13 @@ class CifarArrays:
     test_labels: np.ndarray
     source: str
     source_kind: str
+
+    def test_set_digest(self) -> str:
+        """sha256 of the test images and labels, in order: what a CIFAR-10-C folder made from them
+        records, so that its rows are known to pair with these images."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.test_images).tobytes())
+        digest.update(np.asarray(self.test_labels, dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

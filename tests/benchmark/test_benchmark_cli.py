@@ -55,6 +55,10 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
         bins = [r for r in csv.DictReader(f) if r["model"] == "ce_clean" and r["cells"] == "clean"]
     assert [int(r["count"]) for r in bins if int(r["count"])] == [20] and len(bins) == 15
     assert summary["model_files"]["ce_clean"]["onnx_matches_meta"] is True
+    # the stub's answers do not say which model file made them: recorded as such, and flagged
+    assert summary["model_files"]["ce_clean"]["served_sha256"] == ["unknown"]
+    assert summary["model_files"]["ce_clean"]["served_matches_meta"] is False
+    assert "ce_clean was answered by model file(s) unknown" in capsys.readouterr().out
     assert summary["model_files"]["angular"]["onnx_sha256"] is None
     assert summary["run"]["git_commit"] and summary["data_source_kind"]
     assert [b["batch_size"] for b in summary["latency"]["onnxruntime"]["ce_clean"]] == [1, 16]

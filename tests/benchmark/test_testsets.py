@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmark.config import PRESETS, BenchmarkConfig
-from benchmark.testsets import iter_cells
+from benchmark.testsets import check_pairing, chosen_indices, iter_cells
 from robustcifar.config import parse_config
 from robustcifar.datasets import CifarArrays
 
@@ -44,3 +44,73 @@ def test_study_preset_sizes():
     config = parse_config(BenchmarkConfig, ["--profile", "study"], presets=PRESETS)
     assert (config.per_class, config.clean_per_class) == (30, 0)  # 300 images per cell, all 10,000 clean
     assert config.concurrency >= 16  # two server batches of 8 in flight
+
+
+def official_like_folder(folder, images, labels):
+    """The released layout (no cifar10c.json): here the 'corruption' is the identity, so each row
+    shows which clean image it was made from."""
+    folder.mkdir()
+    np.save(folder / "fog.npy", np.concatenate([images] * 5))
+    np.save(folder / "labels.npy", np.tile(labels.astype(np.uint8), 5))
+    return folder
+
+
+def test_our_folder_made_from_these_images_pairs_row_by_row(tmp_path):
+    from robustcifar.corruptions import corrupt, write_cifar10c
+
+    data = fake_test_set(10)
+    folder = write_cifar10c(data.test_images, tmp_path / "c", ["fog"], [2], labels=data.test_labels,
+                            progress=False, source={"test_set_digest": data.test_set_digest()})
+    pairing = check_pairing(data, folder)
+    assert pairing.paired
+    clean, fog = iter_cells(data, ["fog"], [2], per_class=3, seed=0, cifar10c=folder, pairing=pairing)
+    rows = chosen_indices(data.test_labels, 3, 0)  # the clean cell's test images
+    assert np.array_equal(clean.images, data.test_images[rows])
+    assert np.array_equal(fog.images, corrupt(data.test_images, "fog", 2, seed=0)[rows])  # row i: test image i
+    assert np.array_equal(fog.labels, clean.labels)
+
+
+def test_a_folder_of_ours_made_from_other_images_is_refused_as_stale(tmp_path):
+    from robustcifar.corruptions import CorruptionError, write_cifar10c
+
+    data, other = fake_test_set(10), fake_test_set(10)
+    other.test_images = other.test_images[::-1].copy()
+    folder = write_cifar10c(other.test_images, tmp_path / "c", ["fog"], [1], labels=other.test_labels,
+                            progress=False, source={"test_set_digest": other.test_set_digest()})
+    with pytest.raises(CorruptionError, match="stale"):
+        check_pairing(data, folder)
+    with pytest.raises(CorruptionError, match="other test images"):  # and never mixed into one folder
+        write_cifar10c(data.test_images, folder, ["gaussian_noise"], [1], labels=data.test_labels,
+                       progress=False, source={"test_set_digest": data.test_set_digest()})
+
+
+def test_the_official_release_pairs_only_with_the_test_set_in_its_order(tmp_path):
+    data = fake_test_set(10)
+    same_order = official_like_folder(tmp_path / "official", data.test_images, data.test_labels)
+    assert check_pairing(data, same_order).paired
+    order = np.random.default_rng(1).permutation(len(data.test_labels))  # the JPEG copy's own order
+    shuffled = official_like_folder(tmp_path / "shuffled", data.test_images[order], data.test_labels[order])
+    pairing = check_pairing(data, shuffled)
+    assert not pairing.paired and "cannot be paired" in pairing.note
+    clean, fog = iter_cells(data, ["fog"], [1], per_class=3, seed=0, cifar10c=shuffled, pairing=pairing)
+    # the corrupted cell is class-balanced by the folder's own labels, and each label is its image's
+    assert np.bincount(fog.labels).tolist() == [3] * 10
+    for image, label in zip(fog.images, fog.labels):
+        (row,) = np.flatnonzero((data.test_images == image).all(axis=(1, 2, 3)))
+        assert data.test_labels[row] == label
+
+
+def test_an_unpaired_run_has_no_relative_ce():
+    from benchmark.outcomes import Outcomes
+    from benchmark.summary import summarise
+
+    outcomes = Outcomes(["clean", "fog"], [0, 1], np.arange(4) % 10)
+    rng = np.random.default_rng(0)
+    for model in ("ce_clean", "ce_corrupted"):
+        outcomes.correct[model] = rng.uniform(size=(2, 4)) < 0.6
+        outcomes.failed[model] = np.zeros((2, 4), bool)
+    paired = summarise(outcomes, resamples=50)["ce_corrupted"]
+    outcomes.paired = False
+    unpaired = summarise(outcomes, resamples=50)["ce_corrupted"]
+    assert unpaired["relative_mce"] is None and unpaired["per_corruption"]["fog"]["relative_ce"] is None
+    assert unpaired["mce"] == paired["mce"]  # a CE compares corrupted cells only: still defined

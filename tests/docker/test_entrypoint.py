@@ -34,7 +34,7 @@ from robustcifar.model import RobustCifarNet
 from robustcifar.onnx_model import PROVIDER_ENV, OnnxModel, softmax
 from serve.archives import build_archive
 from serve.config import ServeConfig
-from serve.server import process_group_alive
+from serve.server import ServerRecord, process_group_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODELS = {"ce_clean": "classifier", "angular": "embedder"}
@@ -114,7 +114,7 @@ class Entrypoint:
             time.sleep(0.5)
 
     def groups(self) -> dict[str, int]:
-        return json.loads((self.state / "server.json").read_text())
+        return ServerRecord.load(self.state / "server.json").groups
 
     def keys(self) -> dict[str, str]:
         keys = json.loads((self.state / "key_file.json").read_text())

@@ -18,9 +18,12 @@ from fakeserving import (
     png,
     port_options,
     processes_mentioning,
+    tiny_onnx,
     worker_environment,
     write_tiny_model,
 )
+
+from robustcifar.artifacts import sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -48,7 +51,7 @@ def token_server(tmp_path_factory):
     assert_ok(serve("archive", *args))
     started = serve("start", *args)
     try:
-        yield {"args": args, "ports": ports, "state": root / "state", "start": started}
+        yield {"args": args, "ports": ports, "state": root / "state", "start": started, "artifacts": root / "artifacts"}
     finally:
         stopped = serve("stop", *args)
     assert_ok(started)
@@ -105,6 +108,23 @@ def test_the_inference_key_is_renewed_with_the_api_key(token_server):
     url = f"http://127.0.0.1:{token_server['ports'][0]}/predictions/ce_clean"
     assert requests.post(url, data=png(), timeout=30, headers={"Authorization": f"Bearer {old}"}).status_code != 200
     assert requests.post(url, data=png(), timeout=30, headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_a_start_serves_what_the_artifacts_now_hold(token_server):
+    """Rebuilt archives of unchanged files leave the server as it is; a changed model restarts it,
+    and the answers then come from the new file (each answer names the file's hash)."""
+    args = token_server["args"]
+    assert_ok(serve("archive", *args))
+    assert "already running" in assert_ok(serve("start", *args))
+    onnx = token_server["artifacts"] / "ce_clean" / "model.onnx"
+    tiny_onnx(onnx, "classifier", seed=7)
+    assert_ok(serve("archive", *args))
+    output = assert_ok(serve("start", *args))
+    assert "restarting, since ce_clean changed" in output and "all 2 models answer" in output
+    url = f"http://127.0.0.1:{token_server['ports'][0]}/predictions/ce_clean"
+    answer = requests.post(url, data=png(), timeout=30,
+                           headers={"Authorization": f"Bearer {keys(token_server)['inference']['key']}"}).json()
+    assert answer["model_sha256"] == sha256_file(onnx)
 
 
 def test_a_model_that_fails_to_load_stops_the_start_with_the_log_tail(tmp_path):

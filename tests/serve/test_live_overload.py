@@ -35,7 +35,7 @@ def server(tmp_path_factory):
     with mock.patch.dict(os.environ, worker_environment()):
         launch(config, ["ce_clean"])
     try:
-        wait_until_ready(config, ["ce_clean"], png(), report=lambda message: None)
+        wait_until_ready(config, ["ce_clean"], report=lambda message: None)
         yield config
     finally:
         stop(config)

@@ -82,7 +82,7 @@ def served(tmp_path_factory):
     with mock.patch.dict(os.environ, worker_environment()):
         launch(config, models)
     try:
-        wait_until_ready(config, [*GOOD_MODELS, IMPORTED_MODEL], png(), report=lambda message: None)
+        wait_until_ready(config, [*GOOD_MODELS, IMPORTED_MODEL], report=lambda message: None)
         server = Served(config.public_url(), config.internal_url(ports[2]), config.internal_url(ports[3]),
                         artifacts, root / "state", ports)
         server.wait_for_new_worker(FAILING_MODEL, old_pid=-1)
