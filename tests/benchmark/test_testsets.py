@@ -92,7 +92,7 @@ def test_the_official_release_pairs_only_with_the_test_set_in_its_order(tmp_path
     shuffled = official_like_folder(tmp_path / "shuffled", data.test_images[order], data.test_labels[order])
     pairing = check_pairing(data, shuffled)
     assert not pairing.paired and "cannot be paired" in pairing.note
-    clean, fog = iter_cells(data, ["fog"], [1], per_class=3, seed=0, cifar10c=shuffled, pairing=pairing)
+    _, fog = iter_cells(data, ["fog"], [1], per_class=3, seed=0, cifar10c=shuffled, pairing=pairing)
     # the corrupted cell is class-balanced by the folder's own labels, and each label is its image's
     assert np.bincount(fog.labels).tolist() == [3] * 10
     for image, label in zip(fog.images, fog.labels):
