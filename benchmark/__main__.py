@@ -14,6 +14,7 @@ from robustcifar.artifacts import imported_models
 from robustcifar.config import config_to_dict
 from robustcifar.corruptions import CorruptionError
 from robustcifar.datasets import DataSourceError, load_cifar10
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.paths import data_dir, reports_dir
 from robustcifar.profiles import parse_profiled_config
@@ -32,6 +33,7 @@ from .client import EndpointUnreachable, PredictionClient
 from .config import PRESETS, BenchmarkConfig
 from .latency import LatencyRow, measure_latency
 from .load_test import LoadTestError, require_loopback
+from .onnx_baseline import BaselineError
 from .provenance import model_provenance
 from .rows_csv import write_rows_csv
 from .summary import format_table, summarise
@@ -142,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         config, profile_reason = parse_profiled_config(BenchmarkConfig, argv, __doc__, PRESETS)
         print(f"[benchmark] {profile_reason}", flush=True)
         out = run(config)
-    except (EndpointUnreachable, DataSourceError, CorruptionError, LoadTestError, FileNotFoundError, RuntimeError,
-            ValueError) as exc:
+    except (EndpointUnreachable, DataSourceError, CorruptionError, LoadTestError, BaselineError, FileNotFoundError,
+            UsageError) as exc:  # what a user can fix; anything else is a bug and keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"[benchmark] results in {out}; `make report` (python -m benchmark.report) renders them")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from robustcifar.errors import UsageError
 from robustcifar.imaging import encode_png
 
 from .client import Prediction, PredictionClient
@@ -74,7 +75,7 @@ def measure_accuracy(client: PredictionClient, models: list[str], cells, total_i
                 statuses[model].update(p.failure_kind for p in predictions if p.class_id is None)
                 answered_by[model].update(p.model_sha256 or "unknown" for p in predictions if p.class_id is not None)
     if outcomes is None:
-        raise ValueError("no test cells to measure")
+        raise UsageError("no test cells to measure")
     outcomes.correct = {m: np.stack(correct[m]) for m in models}
     outcomes.failed = {m: np.stack(failed[m]) for m in models}
     outcomes.confidence = {m: np.stack(confidence[m]) for m in models}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from robustcifar.errors import UsageError
+
 # How the key reaches the Locust processes, which the load test starts with their own options.
 KEY_ENV = "ROBUSTCIFAR_INFERENCE_KEY"
 
@@ -16,4 +18,4 @@ def inference_key(key_file: Path | None) -> str | None:
     try:
         return str(json.loads(Path(key_file).read_text())["inference"]["key"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"cannot read the inference key from {key_file} ({type(exc).__name__}: {exc})") from None
+        raise UsageError(f"cannot read the inference key from {key_file} ({type(exc).__name__}: {exc})") from None

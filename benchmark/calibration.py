@@ -13,6 +13,12 @@ Both are computed from what the endpoints answered, over the answered requests o
 request has no probabilities; the accuracy figures count it as wrong). Intervals come from the
 same percentile bootstrap over test images as the mCE's: per-bin sums are linear in the
 bootstrap weights, so every resample of every cell is a few matrix products.
+
+ECE measured on few answers is biased upward: even a perfectly calibrated model shows an ECE
+above 0 from sampling alone, and a bootstrap resample (with its repeated images) more so, so the
+interval of a cell of a few hundred answers can lie above its own estimate. Means over cells are
+therefore the ECE of all their answers pooled (`pooled`), not a mean of per-cell ECEs; a per-cell
+ECE is comparable only with cells of the same size.
 """
 
 from __future__ import annotations
@@ -88,8 +94,11 @@ class CellCalibration:
 
 
 def calibrate_cells(confidence: np.ndarray, true_probability: np.ndarray, correct: np.ndarray,
-                    answered: np.ndarray, weights: np.ndarray, bins: int = ECE_BINS) -> CellCalibration:
-    """(cells, n) arrays of one model -> per-cell ECE and NLL and their bootstrap replicates.
+                    answered: np.ndarray, weights: np.ndarray, bins: int = ECE_BINS,
+                    pooled: bool = False) -> CellCalibration:
+    """(cells, n) arrays of one model -> per-cell ECE and NLL and their bootstrap replicates, or with
+    `pooled` one figure over all the cells' answers together (each image carries its answers in
+    every cell into a resample).
 
     `weights` (resamples, n) says how often each image is drawn in each resample (the same images
     in every cell, so a resample is the same for all cells, as for the mCE).
@@ -105,12 +114,17 @@ def calibrate_cells(confidence: np.ndarray, true_probability: np.ndarray, correc
     # (n, cells * bins) one-hot of each answered image's bin in each cell
     one_hot = np.zeros((n, cells, bins))
     one_hot[np.arange(n)[:, None], np.arange(cells)[None, :], index.T] = use.T
-    one_hot = one_hot.reshape(n, cells * bins)
+    right_sums, sure_sums = one_hot * correct.T[:, :, None], one_hot * confidence.T[:, :, None]
+    if pooled:  # one cell: each image's answers in all cells, per bin
+        one_hot, right_sums, sure_sums = (a.sum(axis=1, keepdims=True) for a in (one_hot, right_sums, sure_sums))
+        nll_each, use = nll_each.sum(axis=0, keepdims=True), use.sum(axis=0, keepdims=True)
+        cells = 1
+    one_hot, right_sums, sure_sums = (a.reshape(n, cells * bins) for a in (one_hot, right_sums, sure_sums))
 
     def ece_of(w: np.ndarray) -> np.ndarray:
         """w (r, n) -> (r, cells) ECE."""
         counts = w @ one_hot
-        gaps = np.abs(w @ (one_hot * correct.T.repeat(bins, axis=1)) - w @ (one_hot * confidence.T.repeat(bins, axis=1)))
+        gaps = np.abs(w @ right_sums - w @ sure_sums)
         total = counts.reshape(-1, cells, bins).sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
             return gaps.reshape(-1, cells, bins).sum(axis=2) / total

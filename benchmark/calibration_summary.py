@@ -2,7 +2,8 @@
 reliability bins behind the report's diagram (reliability.csv), and the per-model summary.
 
 Every figure is over the answers that carried a class distribution (see calibration.py), with a
-95% percentile-bootstrap interval over test images, and n the number of such answers.
+95% percentile-bootstrap interval over test images, and n the number of such answers; the
+summary's figures over several cells pool their answers (calibration.py says why).
 """
 
 from __future__ import annotations
@@ -55,22 +56,27 @@ def _answered(confidence: np.ndarray) -> np.ndarray:
     return np.isfinite(confidence)
 
 
-def _calibrate(confidence, true_probability, correct, weights) -> CellCalibration:
+def _calibrate(confidence, true_probability, correct, weights, pooled: bool = False) -> CellCalibration:
     answered = _answered(confidence)
     return calibrate_cells(np.nan_to_num(confidence), np.nan_to_num(true_probability, nan=1.0), correct, answered,
-                           weights)
+                           weights, pooled=pooled)
 
 
 @dataclass
 class ModelCalibration:
     grid: CellCalibration  # every cell of the grid (its clean row on the grid's images)
     clean: CellCalibration  # one cell: every clean image measured
+    arrays: tuple  # (confidence, true_probability, correct) of the grid, for pooled figures
+    weights: np.ndarray
 
     def figures(self, cells: list[int]) -> dict:
-        """Mean ECE and NLL over `cells` of the grid, with intervals over the same resamples."""
-        n = int(self.grid.answered[cells].min()) if cells else 0
-        return {"ece": _figure(self.grid.ece[cells].mean(), self.grid.ece_resampled[cells].mean(axis=0), n),
-                "nll": _figure(self.grid.nll[cells].mean(), self.grid.nll_resampled[cells].mean(axis=0), n)}
+        """ECE and NLL of all the answers in `cells` of the grid pooled, with bootstrap intervals
+        (n: the answers pooled)."""
+        confidence, true_probability, correct = (a[cells] for a in self.arrays)
+        pooled = _calibrate(confidence, true_probability, correct, self.weights, pooled=True)
+        n = int(pooled.answered[0])
+        return {"ece": _figure(pooled.ece[0], pooled.ece_resampled[0], n),
+                "nll": _figure(pooled.nll[0], pooled.nll_resampled[0], n)}
 
 
 def _figure(value: float, resampled: np.ndarray, n: int) -> dict | None:
@@ -94,7 +100,8 @@ def model_calibration(outcomes: Outcomes, model: str, resamples: int, seed: int)
     else:
         clean = _calibrate(confidence[None], true_probability[None], right[None],
                            bootstrap_weights(len(right), resamples, seed))
-    return ModelCalibration(grid, clean)
+    arrays = (outcomes.confidence[model], outcomes.true_probability[model], outcomes.correct[model])
+    return ModelCalibration(grid, clean, arrays, weights)
 
 
 def calibration_summary(outcomes: Outcomes, model: str, calibration: ModelCalibration) -> dict:

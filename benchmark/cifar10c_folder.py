@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from robustcifar.config import parse_config
@@ -18,6 +18,8 @@ from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, CorruptionError
 from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.paths import data_dir
 from robustcifar.provenance import git_commit
+
+from .testsets import chosen_indices
 
 
 @dataclass
@@ -28,6 +30,9 @@ class Cifar10cConfig:
     names: tuple[str, ...] = ALL_CORRUPTIONS
     severities: tuple[int, ...] = SEVERITIES
     seed: int = 0
+    per_class: int = field(default=0, metadata={
+        "help": "test images per class (0: all 10,000): the class-balanced selection that the benchmark's "
+                "--per-class with the same --seed sends"})
     device: str = "cpu"
 
 
@@ -39,13 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         source = {"test_set_digest": data.test_set_digest(), "data_source_kind": data.source_kind,
                   "data_source": Path(data.source).name, "seed": config.seed, "git_commit": git_commit()}
-        write_cifar10c(data.test_images, out, config.names, config.severities, config.seed, config.device,
-                       labels=data.test_labels, source=source)
+        rows = chosen_indices(data.test_labels, config.per_class, config.seed)
+        if config.per_class > 0:
+            source["test_indices"] = rows.tolist()
+        write_cifar10c(data.test_images[rows], out, config.names, config.severities, config.seed, config.device,
+                       labels=data.test_labels[rows], source=source)
     except (DataSourceError, CorruptionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"[cifar10c] wrote {len(config.names)} corruptions x {len(config.severities)} severities of "
-          f"{len(data.test_labels)} {data.source_kind} test images to {out} in {time.perf_counter() - started:.0f} s")
+          f"{len(rows)} {data.source_kind} test images to {out} in {time.perf_counter() - started:.0f} s")
     return 0
 
 

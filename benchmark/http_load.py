@@ -97,8 +97,7 @@ class Pool:
                 connection = await Connection.open(self.target)
             status, retry_after, keep = await asyncio.wait_for(connection.exchange(self.target),
                                                                self.target.timeout_s)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ValueError,
-                IndexError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
             if connection is not None:
                 connection.close()
             return Sample(started, time.perf_counter() - started, NO_ANSWER)

@@ -37,6 +37,10 @@ from robustcifar.paths import project_root
 SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+class BaselineError(RuntimeError):
+    """The in-process onnxruntime baseline could not run (its process failed)."""
+
+
 @dataclass
 class BaselineConfig:
     onnx: Path = Path("model.onnx")
@@ -108,7 +112,7 @@ def measure_model(onnx: Path, gallery: Path | None, knn_k: int, batch_sizes: tup
                           env={**os.environ, **SINGLE_THREADED_BLAS})
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"onnxruntime baseline failed on {onnx}: {(done.stderr or done.stdout).strip()[-500:]}")
+        raise BaselineError(f"onnxruntime baseline failed on {onnx}: {(done.stderr or done.stdout).strip()[-500:]}")
     return [BaselineResult(**r) for r in json.loads(lines[-1])]
 
 

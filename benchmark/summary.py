@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
+from robustcifar.errors import UsageError
 
 from .calibration_summary import ModelCalibration, calibration_summary, model_calibration
 from .corruption_error import (
@@ -67,7 +68,7 @@ class ErrorGrids:
                              if c in corruptions})
         cells = [[self.outcomes.cell_index(c, s) for s in severities] for c in corruptions]
         if any(i is None for row in cells for i in row):
-            raise ValueError("corruptions measured at different severities; CE needs the same ones for all")
+            raise UsageError("corruptions measured at different severities; CE needs the same ones for all")
         flat = [i for row in cells for i in row]
         measured, resampled = self.accuracies(flat)
         shape = (len(corruptions), len(severities))

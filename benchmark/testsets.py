@@ -23,6 +23,7 @@ import numpy as np
 
 from robustcifar.corruptions import CorruptionError, corrupt, open_cifar10c, read_source
 from robustcifar.datasets import CifarArrays, balanced_subset
+from robustcifar.errors import UsageError
 
 from .outcomes import CLEAN
 
@@ -48,7 +49,7 @@ def shared_positions(clean_idx: np.ndarray, idx: np.ndarray) -> np.ndarray | Non
     if np.array_equal(clean_idx, idx):
         return None
     if not np.isin(idx, clean_idx).all():
-        raise ValueError("the corrupted cells' test images must all be in the clean cell: use --clean-per-class 0 "
+        raise UsageError("the corrupted cells' test images must all be in the clean cell: use --clean-per-class 0 "
                          "(all test images) or the same number as --per-class")
     return np.searchsorted(clean_idx, idx)  # both are sorted
 
@@ -59,6 +60,19 @@ class Pairing:
 
     paired: bool
     note: str
+    # for a folder of some test images in its own order: the test image of each row
+    test_indices: np.ndarray | None = None
+
+    def rows_of(self, idx: np.ndarray) -> np.ndarray:
+        """The rows (within a severity block) that hold test images `idx`."""
+        if self.test_indices is None:
+            return idx
+        position = {int(t): row for row, t in enumerate(self.test_indices)}
+        missing = [int(i) for i in idx if int(i) not in position]
+        if missing:
+            raise UsageError(f"the CIFAR-10-C folder holds {len(position)} of the test images, not the {len(missing)} "
+                             "more that this selection needs (--per-class, --seed): write it for this selection")
+        return np.array([position[int(i)] for i in idx])
 
 
 def check_pairing(data: CifarArrays, cifar10c: Path | None) -> Pairing:
@@ -73,7 +87,11 @@ def check_pairing(data: CifarArrays, cifar10c: Path | None) -> Pairing:
                 f"{cifar10c} was made from other test images than {Path(data.source).name} "
                 f"({source.get('data_source', '?')}, commit {str(source.get('git_commit', '?'))[:12]}): it is "
                 "stale; write it again with `make cifar10c`, or pass --cifar10c with a folder for this data")
-        return Pairing(True, f"{cifar10c.name}: made from these test images (digest matches)")
+        indices = source.get("test_indices")
+        if indices is None:
+            return Pairing(True, f"{cifar10c.name}: made from these test images (digest matches)")
+        return Pairing(True, f"{cifar10c.name}: made from {len(indices)} of these test images, each row paired by "
+                             "its recorded test index", np.asarray(indices, dtype=np.int64))
     counts = {reader.images_per_severity(name) for name in reader.names}
     labels = np.asarray(reader.labels, dtype=np.int64)
     if counts == {n} and len(labels) >= n and np.array_equal(labels[:n], data.test_labels):
@@ -94,7 +112,7 @@ def iter_cells(data: CifarArrays, corruptions: list[str], severities: list[int],
     yield Cell(CLEAN, 0, data.test_images[clean_idx], data.test_labels[clean_idx], shared_positions(clean_idx, idx))
     reader = open_cifar10c(cifar10c) if cifar10c else None
     if reader is not None and pairing.paired:
-        rows, row_labels = idx, data.test_labels[idx]  # row i of every block is test image i
+        rows, row_labels = pairing.rows_of(idx), data.test_labels[idx]  # each row with its own clean original
     elif reader is not None:
         count = min(reader.images_per_severity(name) for name in corruptions) if corruptions else 0
         folder_labels = np.asarray(reader.labels[:count], dtype=np.int64)

@@ -15,6 +15,7 @@ from robustcifar.checkpoint import load_checkpoint
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.config import parse_config
 from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import get_spec, resolve_model_names
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit, portable
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             meta = export_model(name, config, data)
             size_mb = ModelArtifacts.for_model(name, config.artifacts).onnx.stat().st_size / 1e6
             print(f"[export] {name}: wrote model.onnx ({size_mb:.1f} MB, sha256 {meta.onnx_sha256[:12]}) and meta.json")
-    except (ValueError, ExportError, DataSourceError) as exc:
+    except (UsageError, ExportError, DataSourceError) as exc:  # a bug keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -33,6 +33,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument
 from robustcifar.artifacts import INPUT_NAME, ModelArtifacts, ModelMeta, sha256_file
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.datasets import balanced_subset, load_cifar10
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import MODEL_NAMES
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit
@@ -54,7 +55,7 @@ KNOWN_STATISTICS = {
 }
 
 
-class ModelImportError(ValueError):
+class ModelImportError(UsageError):
     """The file or the spec cannot be imported; the message says why and what to pass instead."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import UsageError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -29,7 +31,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return MODEL_SPECS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}") from None
+        raise UsageError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}") from None
 
 
 def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequence[str] = ()) -> list[str]:
@@ -42,6 +44,6 @@ def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequ
     for name in names:
         if name not in MODEL_SPECS and name not in imported:
             known = ", ".join([*MODEL_NAMES, *imported])
-            raise ValueError(f"unknown model {name!r}; expected one of {known} (a classifier of your own is served "
+            raise UsageError(f"unknown model {name!r}; expected one of {known} (a classifier of your own is served "
                              "and benchmarked after `python -m export import --onnx FILE --name NAME`)")
     return [n for n in MODEL_NAMES if n in names] + [n for n in imported if n in names]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from .config import parse_config
+from .errors import UsageError
 
 T = TypeVar("T")
 PROFILES = ("quick", "study", "full")
@@ -20,7 +21,7 @@ def resolve_profile(requested: str) -> tuple[str, str]:
     if requested in PROFILES:
         return requested, f"profile {requested} (asked for explicitly)"
     if requested != "auto":
-        raise ValueError(f"unknown profile {requested!r}; expected auto, quick, study or full")
+        raise UsageError(f"unknown profile {requested!r}; expected auto, quick, study or full")
     try:
         import torch
 

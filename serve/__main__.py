@@ -13,6 +13,7 @@ import sys
 
 from robustcifar.artifacts import imported_models, model_store_dir
 from robustcifar.config import parse_config
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import resolve_model_names
 
 from .archives import ArchiveError, build_archive
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[serve] stopped TorchServe" if stop(config) else "[serve] TorchServe was not running")
             return 0
         return {"archive": archive, "start": start, "status": status}[command](config, models)
-    except (ValueError, ArchiveError, ServerError) as exc:
+    except (UsageError, ArchiveError, ServerError) as exc:  # a bug keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

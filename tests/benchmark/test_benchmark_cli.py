@@ -84,3 +84,16 @@ def test_unreachable_server_is_a_one_line_error(tmp_path, capsys):
 def test_a_remote_load_test_target_is_refused(capsys):
     assert main(["--url", "http://192.0.2.1:8080"]) == 2
     assert "loopback" in capsys.readouterr().err
+
+
+def test_a_usage_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    assert main(["--models", "no_such_model", "--no-latency"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown model 'no_such_model'") and len(err.strip().splitlines()) == 1
+
+    def broken(config):
+        raise RuntimeError("a bug in the benchmark")
+
+    monkeypatch.setattr("benchmark.__main__.run", broken)
+    with pytest.raises(RuntimeError, match="a bug in the benchmark"):
+        main(["--no-latency"])

@@ -74,3 +74,24 @@ def test_cells_and_bootstrap_replicates_equal_direct_recomputation():
             drawn = draw[keep[draw]]  # the resample's images, each as often as it was drawn
             assert result.ece_resampled[c, r] == pytest.approx(naive_ece(confidence[c][drawn], correct[c][drawn]))
             assert result.nll_resampled[c, r] == pytest.approx(negative_log_likelihood(true_p[c][drawn]))
+
+
+def test_pooled_cells_are_one_figure_over_all_their_answers():
+    rng = np.random.default_rng(1)
+    cells, n = 4, 30
+    confidence = rng.uniform(0.2, 1.0, (cells, n))
+    correct = rng.uniform(size=(cells, n)) < confidence
+    true_p = np.where(correct, confidence, 0.05)
+    answered = np.ones((cells, n), bool)
+    answered[2, 3] = False
+    draw = rng.integers(0, n, n)
+    weights = np.bincount(draw, minlength=n)[None].astype(np.float32)
+    pooled = calibrate_cells(confidence, true_p, correct, answered, weights, pooled=True)
+    keep = answered.T.ravel()  # image-major, each image's answers in every cell
+    flat = [a.T.ravel()[keep] for a in (confidence, correct, true_p)]
+    assert pooled.answered.tolist() == [cells * n - 1]
+    assert pooled.ece[0] == pytest.approx(naive_ece(flat[0], flat[1]))
+    assert pooled.nll[0] == pytest.approx(negative_log_likelihood(flat[2]))
+    drawn = np.concatenate([[(i, c) for c in range(cells) if answered[c, i]] for i in draw])
+    assert pooled.ece_resampled[0, 0] == pytest.approx(naive_ece(confidence[drawn[:, 1], drawn[:, 0]],
+                                                                 correct[drawn[:, 1], drawn[:, 0]]))

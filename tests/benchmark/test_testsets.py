@@ -114,3 +114,28 @@ def test_an_unpaired_run_has_no_relative_ce():
     unpaired = summarise(outcomes, resamples=50)["ce_corrupted"]
     assert unpaired["relative_mce"] is None and unpaired["per_corruption"]["fog"]["relative_ce"] is None
     assert unpaired["mce"] == paired["mce"]  # a CE compares corrupted cells only: still defined
+
+
+def test_a_folder_of_300_images_in_another_order_pairs_each_row_with_its_original(tmp_path):
+    from robustcifar.corruptions import corrupt, open_cifar10c, write_cifar10c
+    from robustcifar.errors import UsageError
+
+    data = fake_test_set(100)
+    chosen = chosen_indices(data.test_labels, 30, 0)
+    order = np.random.default_rng(2).permutation(chosen)  # 300 images, not in the clean set's order
+    folder = write_cifar10c(data.test_images[order], tmp_path / "c", ["fog"], [1, 3], labels=data.test_labels[order],
+                            progress=False, source={"test_set_digest": data.test_set_digest(),
+                                                    "test_indices": order.tolist()})
+    pairing = check_pairing(data, folder)
+    assert pairing.paired and "300 of these test images" in pairing.note
+    clean, fog1, fog3 = iter_cells(data, ["fog"], [1, 3], per_class=30, seed=0, cifar10c=folder, pairing=pairing)
+    stored = open_cifar10c(folder).images("fog", 3)
+    expected = corrupt(data.test_images[order], "fog", 3, seed=0)
+    assert np.array_equal(stored, expected)
+    for k, test_index in enumerate(chosen):  # the k-th image of every cell is test image chosen[k]
+        row = int(np.flatnonzero(order == test_index)[0])
+        assert np.array_equal(fog3.images[k], expected[row])
+        assert np.array_equal(clean.images[k], data.test_images[test_index])
+    assert np.array_equal(fog1.labels, clean.labels)
+    with pytest.raises(UsageError, match="holds 300 of the test images"):
+        list(iter_cells(data, ["fog"], [1], per_class=40, seed=0, cifar10c=folder, pairing=pairing))

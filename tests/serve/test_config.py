@@ -101,3 +101,17 @@ def test_edge_configuration_is_valid_nginx(tmp_path):
     result = subprocess.run([find_nginx() or shutil.which("nginx"), "-t", "-c", str(path), "-p", str(tmp_path)],
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_serve_cli_usage_errors_are_one_line_and_bugs_keep_their_traceback(monkeypatch, capsys, tmp_path):
+    from serve.__main__ import main
+
+    assert main(["status", "--models", "nope", "--state-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("error: unknown model 'nope'")
+
+    def broken(config, models):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("serve.__main__.status", broken)
+    with pytest.raises(KeyError):
+        main(["status", "--state-dir", str(tmp_path)])
