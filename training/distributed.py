@@ -2,7 +2,10 @@
 
 Under torchrun every process draws the same global batch from the shared seed and trains on its
 slice of it; DistributedDataParallel averages the gradients, so the update equals the
-single-process one up to BatchNorm statistics, which are per process.
+single-process one up to BatchNorm statistics, which are per process. A loss over pairs of images
+(the angular loss) is not a sum of per-slice losses: there each process gathers every process's
+embeddings (`gather_with_grad`) and computes the loss of the whole global batch, whose gradient
+reaches its own embeddings; the processes' gradients together are the global loss's.
 """
 
 from __future__ import annotations
@@ -34,6 +37,24 @@ class ProcessGroup:
         tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.world_size
+
+    def slice_sizes(self, global_size: int) -> list[int]:
+        """How many images of a global batch of `global_size` each process's slice holds."""
+        return [len(range(rank, global_size, self.world_size)) for rank in range(self.world_size)]
+
+    def gather_with_grad(self, local: torch.Tensor, global_size: int) -> torch.Tensor:
+        """Every process's `local` rows, rank after rank; only this process's rows carry gradient
+        (the others' gradients are computed by their own processes)."""
+        if self.world_size == 1:
+            return local
+        sizes = self.slice_sizes(global_size)
+        padded = local.new_zeros((max(sizes), *local.shape[1:]))
+        padded[: len(local)] = local.detach()
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded)
+        parts = [part[:size] for part, size in zip(parts, sizes)]
+        parts[self.rank] = local
+        return torch.cat(parts)
 
     def barrier(self) -> None:
         if self.world_size > 1:

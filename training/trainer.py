@@ -83,24 +83,32 @@ class StepRunner:
             images[chosen] = corrupted
         return images
 
-    def loss(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """-> (loss, number of correct predictions; 0 for embedders)."""
+    def loss(self, images: torch.Tensor, labels: torch.Tensor, global_size: int) -> tuple[torch.Tensor, float, float]:
+        """-> (what to back-propagate, the loss to report, correct predictions; 0 for embedders).
+
+        Cross-entropy is a mean over images: each process's slice mean, averaged by DDP, is the
+        global one. The angular loss is over pairs: it is computed on the whole global batch
+        (gathered), and multiplied by the number of processes, since DDP averages the gradients
+        that together make up its gradient."""
         with autocast_for(images.device, self.config.bf16):
             outputs = self.model(images)
         if self.spec.kind == "classifier":
             loss = F.cross_entropy(outputs.float(), labels, label_smoothing=self.config.label_smoothing)
-            return loss, float((outputs.argmax(1) == labels).sum())
-        return self.angular(outputs.float(), labels), 0.0
+            return loss, float(loss.detach()), float((outputs.argmax(1) == labels).sum())
+        embeddings = self.group.gather_with_grad(outputs.float(), global_size)
+        all_labels = self.group.gather_with_grad(labels, global_size)
+        loss = self.angular(embeddings, all_labels)
+        return loss * self.group.world_size, float(loss.detach()), 0.0
 
     def step(self, indices: np.ndarray, step: int, lr: float) -> tuple[float, float]:
         images, labels = self.inputs(indices, step)
         for param_group in self.optimizer.param_groups:
             param_group["lr"] = lr
-        loss, correct = self.loss(images, labels)
+        objective, reported, correct = self.loss(images, labels, len(indices))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         self.optimizer.step()
-        return float(loss.detach()), correct
+        return reported, correct
 
 
 def epoch_batches(spec: ModelSpec, config: TrainConfig, labels: np.ndarray, epoch: int) -> list[np.ndarray]:
