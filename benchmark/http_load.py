@@ -1,6 +1,8 @@
 """A light HTTP/1.1 load generator on asyncio: closed-loop clients and open-loop arrivals.
 
-Written for the overload benchmark, where thousands of requests a second must be sent from the
+The project's one load generator besides Locust (the user-facing load test of `make benchmark`):
+benchmark/serving_throughput.py, benchmark/soak.py and benchmark/overload.py all drive the server
+with it. Written for the overload benchmark, where thousands of requests a second must be sent from the
 same 2-core machine as the server: one event loop with raw keep-alive connections costs far less
 CPU per request than a thread per client (and answers are not parsed beyond their status line and
 headers). Two shapes of load:
@@ -17,11 +19,14 @@ Only loopback targets are allowed (see load_test.require_loopback).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 NO_ANSWER = 0
+ANSWER_WITHOUT_LABEL = -1  # a 200 whose body lacks the expected marker (not a prediction)
 
 
 @dataclass
@@ -35,7 +40,10 @@ class Sample:
 class Target:
     """Where the requests go, and the request bytes, built once."""
 
-    def __init__(self, url: str, body: bytes, token: str | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, body: bytes, token: str | None = None, timeout_s: float = 30.0,
+                 expect: bytes | None = None) -> None:
+        """`expect`: bytes every 200 answer must contain (b'"label"' for a prediction), else the
+        sample's status is ANSWER_WITHOUT_LABEL."""
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         path = parts.path or "/"
@@ -45,6 +53,7 @@ class Target:
             headers.append(f"Authorization: Bearer {token}")
         self.request = ("\r\n".join(headers) + "\r\n\r\n").encode() + body
         self.timeout_s = timeout_s
+        self.expect = expect
 
 
 class Connection:
@@ -60,6 +69,7 @@ class Connection:
 
     async def exchange(self, target: Target) -> tuple[int, float | None, bool]:
         """Send one request, read its whole answer -> (status, Retry-After seconds, keep the connection)."""
+        body = b""
         self.writer.write(target.request)
         await self.writer.drain()
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -72,11 +82,13 @@ class Connection:
         if headers.get("transfer-encoding", "").lower() == "chunked":
             while True:
                 size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                await self.reader.readexactly(size + 2)
+                body += (await self.reader.readexactly(size + 2))[:size]
                 if size == 0:
                     break
         else:
-            await self.reader.readexactly(int(headers.get("content-length", "0")))
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if status == 200 and target.expect is not None and target.expect not in body:
+            status = ANSWER_WITHOUT_LABEL
         retry_after = headers.get("retry-after")
         keep = headers.get("connection", "").lower() != "close"
         return status, (float(retry_after) if retry_after else None), keep
@@ -113,15 +125,18 @@ class Pool:
         self.idle.clear()
 
 
-async def closed_loop(target: Target, clients: int, duration_s: float, polite: bool) -> list[Sample]:
-    """`clients` closed-loop clients for `duration_s`, each on its own connection."""
-    samples: list[Sample] = []
+async def closed_loop(target: Target, clients: int, duration_s: float, polite: bool,
+                      samples: list[Sample] | None = None, stop=None) -> list[Sample]:
+    """`clients` closed-loop clients for `duration_s` (or until `stop`, a threading.Event, is set),
+    each on its own connection. Samples are appended to `samples` as they come, when given, so
+    that another thread can watch the run."""
+    samples = [] if samples is None else samples
     deadline = time.perf_counter() + duration_s
 
     async def client() -> None:
         pool = Pool(target)
         try:
-            while time.perf_counter() < deadline:
+            while time.perf_counter() < deadline and not (stop is not None and stop.is_set()):
                 sample = await pool.send()
                 samples.append(sample)
                 if sample.status == NO_ANSWER:
@@ -133,6 +148,28 @@ async def closed_loop(target: Target, clients: int, duration_s: float, polite: b
 
     await asyncio.gather(*(client() for _ in range(clients)))
     return samples
+
+
+class BackgroundLoad:
+    """closed_loop in a thread of its own, for callers that measure while it runs; `samples` fills
+    as answers come."""
+
+    def __init__(self, target: Target, clients: int, polite: bool = True) -> None:
+        self.target, self.clients, self.polite = target, clients, polite
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=lambda: asyncio.run(closed_loop(
+            self.target, self.clients, float("inf"), self.polite, self.samples, self._stop)), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.target.timeout_s + 5)
 
 
 async def open_loop(target: Target, rate_per_s: float, duration_s: float, max_in_flight: int = 4096) -> list[Sample]:
@@ -167,3 +204,8 @@ async def open_loop(target: Target, rate_per_s: float, duration_s: float, max_in
         await asyncio.wait(tasks, timeout=target.timeout_s + 5)
     pool.close()
     return samples
+
+
+def failure_summary(samples: list[Sample]) -> dict[int, int]:
+    """Counts per status of the failed requests (NO_ANSWER and ANSWER_WITHOUT_LABEL included)."""
+    return dict(Counter(s.status for s in samples if s.status != 200))

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 
 from .load_test import StageResult, run_stage, write_image_bodies
-from .onnx_baseline import BaselineResult, measure_model
+from .onnx_baseline import BASELINE_BATCH_SIZES, BaselineResult, measure_model
 
 
 @dataclass
@@ -76,7 +76,7 @@ def baseline_for(model: str, artifacts_root: Path | None, batch_sizes: tuple[int
 
 def measure_latency(url: str, models: list[str], users: tuple[int, ...], stage_seconds: float, images: np.ndarray,
                     out_dir: Path, artifacts_root: Path | None = None, baseline_seconds: float = 3.0,
-                    baseline_batch_sizes: tuple[int, ...] = (1, 16), show_progress: bool = True,
+                    baseline_batch_sizes: tuple[int, ...] = BASELINE_BATCH_SIZES, show_progress: bool = True,
                     token: str | None = None) -> tuple[list[LatencyRow], dict[str, list[BaselineResult]], list[StageResult]]:
     bodies = write_image_bodies(images, out_dir / "request_bodies.npz")
     rows, baselines, stages = [], {}, []

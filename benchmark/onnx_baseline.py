@@ -1,15 +1,16 @@
-"""Raw onnxruntime in-process: what the served figures are compared with.
+"""Raw onnxruntime in-process: the one baseline every served figure is compared with.
 
 `python -m benchmark.onnx_baseline --onnx model.onnx [--gallery gallery.npz --knn-k 10]` runs the
 exported network (and, for embedders, the same kNN vote the handler does) on random images for a
 few seconds per batch size, and prints one JSON line. No HTTP, no image decoding, no JSON: the
 ceiling that serving overheads are measured against.
 
-Each model is measured in a fresh subprocess (`measure_model`), with single-threaded BLAS, so no
-other thread pool (a previous session's, torch's OpenMP threads or numpy's BLAS threads, which keep
-spinning after work) competes with the onnxruntime pool being timed. Later sessions were once seen
-running on one core; in a plain process here four 2-thread sessions in a row all took 39-42 ms per
-batch of 16 at 2 cores' CPU, while numpy's BLAS pool next to onnxruntime did slow it 2.5x.
+It runs the model exactly as a serving worker does (robustcifar.onnx_model: worker_session and
+worker_environment): the same thread count, no spinning, single-threaded BLAS, and by default batch
+1 and the server's batch size (8), since the server never runs a larger batch. Each model is
+measured in a fresh subprocess (`measure_model`), so no thread pool of an earlier measurement
+competes with the one being timed. Used by the benchmark's latency part (benchmark/latency.py) and
+by benchmark/serving_throughput.py.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from robustcifar.classes import NUM_CLASSES
 from robustcifar.config import parse_config
 from robustcifar.gallery import Gallery
 from robustcifar.knn import knn_classify
-from robustcifar.onnx_model import OnnxModel
+from robustcifar.onnx_model import (
+    SERVING_BATCH_SIZE,
+    worker_environment,
+    worker_session,
+    worker_threads,
+)
 from robustcifar.paths import project_root
 
-# The kNN vote is one small matrix product; numpy's BLAS pool would otherwise keep two threads
-# spinning after it, fighting onnxruntime's pool for the two cores: measured here, that made the
-# angular baseline 2.5x slower (batch 1: 8.8 ms instead of 3.5 ms; the network alone: 3.2 ms).
-SINGLE_THREADED_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+BASELINE_BATCH_SIZES = (1, SERVING_BATCH_SIZE)
 
 
 class BaselineError(RuntimeError):
@@ -46,9 +49,9 @@ class BaselineConfig:
     onnx: Path = Path("model.onnx")
     gallery: Path | None = field(default=None, metadata={"help": "gallery.npz: also time the kNN vote (embedders)"})
     knn_k: int = 10
-    batch_sizes: tuple[int, ...] = (1, 16)
+    batch_sizes: tuple[int, ...] = BASELINE_BATCH_SIZES
     seconds: float = 3.0
-    threads: int = field(default=0, metadata={"help": "onnxruntime intra-op threads (0: one per core)"})
+    threads: int = field(default=0, metadata={"help": "onnxruntime intra-op threads (0: one per core, as the workers)"})
     warmup: int = 10
     seed: int = 0
 
@@ -82,7 +85,7 @@ def time_calls(run, batch: np.ndarray, seconds: float, warmup: int) -> BaselineR
 
 
 def build_runner(config: BaselineConfig):
-    model = OnnxModel(config.onnx, threads=config.threads or (os.cpu_count() or 1))
+    model = worker_session(config.onnx, worker_threads(config.threads))
     if config.gallery is None:
         return model.run
     gallery = Gallery.load(config.gallery)
@@ -109,7 +112,7 @@ def measure_model(onnx: Path, gallery: Path | None, knn_k: int, batch_sizes: tup
         command += ["--gallery", str(gallery)]
     timeout = 120 + 2 * seconds * len(batch_sizes)
     done = subprocess.run(command, cwd=project_root(), capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, **SINGLE_THREADED_BLAS})
+                          env={**os.environ, **worker_environment(worker_threads(threads))})
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise BaselineError(f"onnxruntime baseline failed on {onnx}: {(done.stderr or done.stdout).strip()[-500:]}")

@@ -3,48 +3,56 @@
     make serve
     .venv/bin/python -m benchmark.serving_throughput --model ce_clean
 
-1. Raw onnxruntime on the same model.onnx the server loaded, in-process, at batch 1, 4, 16, 64,
-   with the session options of the server's workers (threads, no spinning). Each batch size runs
-   in a fresh process, so that no figure depends on what ran before it in the same process.
-2. The endpoint at concurrency 1, 4, 16, 64: a closed loop of N threads, each with one keep-alive
-   connection, sending the next 32x32 PNG as soon as the previous answer arrived. The client is
-   plain http.client (no requests, no JSON parsing) so that it takes little of a small machine's
-   CPU; its CPU time is measured and printed.
+1. The baseline (benchmark/onnx_baseline.py, the same one `make benchmark` uses): raw onnxruntime
+   on the same model.onnx the server loaded, run exactly as a worker runs it (threads, no
+   spinning, single-threaded BLAS, the kNN vote for embedders), at batch 1 and at the server's
+   batch size (8), in a fresh process.
+2. The endpoint at concurrency 1, 4, 16, 64: closed-loop clients (benchmark/http_load.py, one
+   keep-alive connection each, on one asyncio loop so that they take little of a small machine's
+   CPU; its CPU time is measured and printed), each sending the next 32x32 PNG as soon as the
+   previous answer arrived.
 
-Every level also reports how many cores the whole machine kept busy meanwhile: raw onnxruntime
-alone keeps about its thread count busy, so more means someone else's work was running and the
-figure is suspect. Figures go to stdout and to reports/serving_throughput.json. Nothing is
-asserted: the targets (endpoint at concurrency 16 >= 80% of raw at batch 16; p50 at concurrency 1
+Every level also reports how many cores the whole machine kept busy meanwhile: the endpoint
+cannot keep more than the machine busy, and raw onnxruntime alone keeps about its thread count
+busy. Figures go to stdout and to reports/serving_throughput.json. Nothing is asserted: the
+targets (endpoint at concurrency 16 >= 80% of raw at the server's batch size; p50 at concurrency 1
 within 5 ms of raw at batch 1) are printed next to the measured figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import re
 import sys
-import threading
 import time
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from robustcifar.artifacts import ModelArtifacts
+from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import config_to_dict, parse_config
 from robustcifar.imaging import encode_png
+from robustcifar.onnx_model import worker_threads
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
 
+from .http_load import (
+    ANSWER_WITHOUT_LABEL,
+    NO_ANSWER,
+    BackgroundLoad,
+    Sample,
+    Target,
+    closed_loop,
+    failure_summary,
+)
+from .onnx_baseline import BASELINE_BATCH_SIZES, measure_model
+
 TARGET_THROUGHPUT_SHARE = 0.80
 TARGET_LATENCY_GAP_MS = 5.0
-NO_ANSWER = 0
-ANSWER_WITHOUT_LABEL = -1
 
 
 @dataclass
@@ -54,11 +62,10 @@ class ThroughputConfig:
         "help": "TorchServe's metrics port, read for the mean batch size ('' to skip)"})
     model: str = "ce_clean"
     artifacts: Path | None = None
-    levels: tuple[int, ...] = field(default=(1, 4, 16, 64), metadata={
-        "help": "endpoint concurrencies, and raw onnxruntime batch sizes"})
+    levels: tuple[int, ...] = field(default=(1, 4, 16, 64), metadata={"help": "endpoint concurrencies"})
     duration_s: float = field(default=15.0, metadata={"help": "measured seconds per level"})
     warmup_s: float = field(default=3.0, metadata={"help": "unmeasured seconds before each level"})
-    ort_threads: int = field(default=0, metadata={"help": "raw onnxruntime threads (0: one per core, as the server)"})
+    ort_threads: int = field(default=0, metadata={"help": "the workers' onnxruntime threads (0: one per core, the server's default)"})
     token: str | None = field(default=None, metadata={"help": "inference API token when token auth is on"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/serving_throughput.json)"})
 
@@ -89,62 +96,6 @@ def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / total * (os.cpu_count() or 1) if total > 0 else float("nan")
 
 
-@dataclass
-class Sample:
-    started: float  # time.perf_counter() when the request was sent
-    latency_s: float
-    status: int  # HTTP status; NO_ANSWER, or ANSWER_WITHOUT_LABEL for a 200 that is not a prediction
-
-
-class ClosedLoopLoad:
-    """`concurrency` threads, each sending `body` to `url` again as soon as it has its answer.
-
-    Every request is recorded in `samples` (appended from the threads; list.append is atomic).
-    A connection error is recorded as NO_ANSWER and the connection is opened anew.
-    """
-
-    def __init__(self, url: str, body: bytes, concurrency: int, token: str | None = None,
-                 timeout_s: float = 60.0) -> None:
-        parts = urlsplit(url)
-        self.host, self.port, self.path = parts.hostname, parts.port or 80, parts.path or "/"
-        self.body, self.concurrency, self.timeout_s = body, concurrency, timeout_s
-        self.headers = {"Content-Type": "image/png"}
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
-        self.samples: list[Sample] = []
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(self.concurrency)]
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(self.timeout_s + 5)
-
-    def _loop(self) -> None:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
-        while not self._stop.is_set():
-            started = time.perf_counter()
-            try:
-                connection.request("POST", self.path, self.body, self.headers)
-                response = connection.getresponse()
-                answer = response.read()
-                status = response.status
-                if status == 200 and b'"label"' not in answer:
-                    status = ANSWER_WITHOUT_LABEL
-            except (OSError, http.client.HTTPException):
-                status = NO_ANSWER
-                connection.close()
-                connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
-            self.samples.append(Sample(started, time.perf_counter() - started, status))
-        connection.close()
-
-
 def window_result(level: int, samples: list[Sample], begin: float, end: float) -> LevelResult:
     """Throughput of the requests answered inside [begin, end], latency of those sent inside it."""
     answered = [s for s in samples if begin <= s.started + s.latency_s <= end and s.status == 200]
@@ -154,14 +105,9 @@ def window_result(level: int, samples: list[Sample], begin: float, end: float) -
     return LevelResult(level, len(answered) / (end - begin), p50, p90, p99, len(sent), failed)
 
 
-def failure_summary(samples: list[Sample]) -> dict[int, int]:
-    """Counts per status of the failed requests (NO_ANSWER and ANSWER_WITHOUT_LABEL included)."""
-    return dict(Counter(s.status for s in samples if s.status != 200))
-
-
 def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, duration_s: float,
                      token: str | None = None) -> tuple[LevelResult, dict[int, int]]:
-    load = ClosedLoopLoad(url, body, concurrency, token)
+    load = BackgroundLoad(Target(url, body, token, timeout_s=60.0, expect=b'"label"'), concurrency)
     load.start()
     time.sleep(warmup_s)
     begin, cpu_begin, machine_begin = time.perf_counter(), time.process_time(), cpu_counters()
@@ -174,31 +120,14 @@ def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, d
     return result, failure_summary([s for s in load.samples if begin <= s.started <= end])
 
 
-def raw_onnxruntime(onnx_path: str, batch: int, threads: int, warmup_s: float, duration_s: float) -> LevelResult:
-    """Run in a fresh process: images per second and per-call latency of one session at `batch`."""
-    from robustcifar.onnx_model import OnnxModel  # onnxruntime is imported in the child only
-
-    model = OnnxModel(Path(onnx_path), threads=threads, spin=False)
-    pixels = np.random.default_rng(0).integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8)
-    deadline = time.perf_counter() + warmup_s
-    while time.perf_counter() < deadline:
-        model.run(pixels)
-    latencies = []
-    begin, machine_begin = time.perf_counter(), cpu_counters()
-    while time.perf_counter() - begin < duration_s:
-        started = time.perf_counter()
-        model.run(pixels)
-        latencies.append(time.perf_counter() - started)
-    elapsed = time.perf_counter() - begin
-    p50, p90, p99 = (float(np.percentile(latencies, q)) * 1e3 for q in (50, 90, 99))
-    result = LevelResult(batch, batch * len(latencies) / elapsed, p50, p90, p99, len(latencies))
-    result.machine_busy = busy_cores(machine_begin, cpu_counters())
-    return result
-
-
-def measure_raw(onnx_path: Path, batch: int, threads: int, warmup_s: float, duration_s: float) -> LevelResult:
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(raw_onnxruntime, str(onnx_path), batch, threads, warmup_s, duration_s).result()
+def measure_raw(artifacts: ModelArtifacts, threads: int, seconds: float) -> dict[int, LevelResult]:
+    """The baseline at batch 1 and the server's batch size, as LevelResults (level = batch size)."""
+    meta = ModelMeta.load(artifacts.meta) if artifacts.meta.is_file() else None
+    embedder = meta is not None and meta.kind == "embedder"
+    results = measure_model(artifacts.onnx, artifacts.gallery if embedder else None,
+                            (meta.knn_k or 10) if embedder else 10, BASELINE_BATCH_SIZES, seconds, threads)
+    return {r.batch_size: LevelResult(r.batch_size, r.images_per_s, r.p50_ms, r.p95_ms, r.p99_ms, r.calls)
+            for r in results}
 
 
 BATCH_METRIC_LINE = re.compile(r'^(InferenceBatches|InferenceBatchImages)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
@@ -245,11 +174,12 @@ def format_rows(title: str, unit: str, rows: list[LevelResult]) -> str:
 
 def target_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult]) -> list[str]:
     lines = []
-    if 16 in raw and 16 in endpoint:
-        share = endpoint[16].per_second / raw[16].per_second
+    full = max(raw)  # the server's batch size
+    if 16 in endpoint:
+        share = endpoint[16].per_second / raw[full].per_second
         verdict = "met" if share >= TARGET_THROUGHPUT_SHARE else "NOT met"
-        lines.append(f"endpoint at concurrency 16 / raw at batch 16: {endpoint[16].per_second:.1f} / "
-                     f"{raw[16].per_second:.1f} = {share:.0%} (target >= {TARGET_THROUGHPUT_SHARE:.0%}: {verdict})")
+        lines.append(f"endpoint at concurrency 16 / raw at batch {full}: {endpoint[16].per_second:.1f} / "
+                     f"{raw[full].per_second:.1f} = {share:.0%} (target >= {TARGET_THROUGHPUT_SHARE:.0%}: {verdict})")
     if 1 in raw and 1 in endpoint:
         gap = endpoint[1].p50_ms - raw[1].p50_ms
         verdict = "met" if gap <= TARGET_LATENCY_GAP_MS else "NOT met"
@@ -259,31 +189,26 @@ def target_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult]) 
 
 
 def check_endpoint(url: str, body: bytes, token: str | None) -> None:
-    load = ClosedLoopLoad(url, body, 1, token, timeout_s=30)
-    load.start()
-    while not load.samples:
-        time.sleep(0.05)
-    load.stop()
-    if load.samples[0].status != 200:
-        raise SystemExit(f"error: {url} did not answer a prediction (status {load.samples[0].status}); "
+    samples = asyncio.run(closed_loop(Target(url, body, token, expect=b'"label"'), 1, 0.01, polite=False))
+    if samples[0].status != 200:
+        raise SystemExit(f"error: {url} did not answer a prediction (status {samples[0].status}); "
                          "start the server with `make serve`, or pass --url / --model")
 
 
 def run(config: ThroughputConfig) -> dict:
     started = time.time()
-    onnx_path = ModelArtifacts.for_model(config.model, config.artifacts).onnx
-    if not onnx_path.is_file():
-        raise SystemExit(f"error: {onnx_path} does not exist; run `make export` first")
-    threads = config.ort_threads or os.cpu_count() or 1
+    artifacts = ModelArtifacts.for_model(config.model, config.artifacts)
+    if not artifacts.onnx.is_file():
+        raise SystemExit(f"error: {artifacts.onnx} does not exist; run `make export` first")
+    threads = worker_threads(config.ort_threads)
     url = f"{config.url.rstrip('/')}/predictions/{config.model}"
     body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     check_endpoint(url, body, config.token)
 
-    raw = {}
-    for batch in config.levels:
-        raw[batch] = measure_raw(onnx_path, batch, threads, config.warmup_s, config.duration_s)
-        print(f"[throughput] raw onnxruntime, batch {batch:>2}: {raw[batch].per_second:7.1f} img/s, "
-              f"p50 {raw[batch].p50_ms:.2f} ms per call", flush=True)
+    raw = measure_raw(artifacts, threads, config.duration_s)
+    for batch, result in raw.items():
+        print(f"[throughput] raw onnxruntime as a worker runs it, batch {batch:>2}: {result.per_second:7.1f} img/s, "
+              f"p50 {result.p50_ms:.2f} ms per call", flush=True)
     endpoint, failures = {}, {}
     for concurrency in config.levels:
         before = batch_counters(config.metrics_url, config.model)
@@ -294,8 +219,8 @@ def run(config: ThroughputConfig) -> dict:
               f"p50 {endpoint[concurrency].p50_ms:.2f} ms", flush=True)
 
     print()
-    print(format_rows(f"raw onnxruntime, {config.model}, {threads} threads, no spinning (level = batch size)",
-                      "img/s", list(raw.values())))
+    print(format_rows(f"raw onnxruntime, {config.model}, as a worker runs it: {threads} threads, no spinning, "
+                      "single-threaded BLAS (level = batch size)", "img/s", list(raw.values())))
     print(format_rows(f"endpoint {url} (level = concurrent clients; batch = mean batch the server ran)",
                       "req/s", list(endpoint.values())))
     targets = target_lines(raw, endpoint)

@@ -6,7 +6,7 @@ memory of the model's TorchServe workers over time; optionally one worker killed
     .venv/bin/python -m benchmark.soak --duration-s 180 --kill-worker-at-s 60
 
 Run by hand (it takes as long as it is told). The load is the closed loop of
-benchmark/serving_throughput.py. Every --sample-every-s it prints the requests answered, failures
+benchmark/http_load.py, as for benchmark/serving_throughput.py. Every --sample-every-s it prints the requests answered, failures
 and the workers' resident memory (read from /proc by the pids TorchServe's management API gives).
 
 With --kill-worker-at-s, one worker of the model gets SIGKILL at that time; TorchServe must start
@@ -38,7 +38,7 @@ from robustcifar.imaging import encode_png
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
 
-from .serving_throughput import ClosedLoopLoad, Sample, failure_summary
+from .http_load import BackgroundLoad, Sample, Target, failure_summary
 
 RECOVERY_GRACE_S = 5.0
 SETTLE_AFTER_RESTART_S = 30.0
@@ -184,7 +184,7 @@ def run(config: SoakConfig) -> int:
     if not model_workers(config.management_url, config.model, config.management_token):
         raise SystemExit(f"error: {config.management_url} lists no worker for {config.model}; is the server up?")
     body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    load = ClosedLoopLoad(url, body, config.concurrency, config.token)
+    load = BackgroundLoad(Target(url, body, config.token, timeout_s=60.0, expect=b'"label"'), config.concurrency)
     snapshots: list[Snapshot] = []
     kill: KillRecord | None = None
     start = time.perf_counter()

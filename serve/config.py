@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustcifar.onnx_model import SERVING_BATCH_SIZE, worker_threads
 from robustcifar.paths import project_root
 
 # Every address but the public inference edge's: management, metrics, gRPC, TorchServe's own
@@ -33,7 +33,7 @@ class ServeConfig:
     # Dynamic batching, written into each archive's model-config.yaml. Measured on the 2-core VM
     # (README, Serving performance): with 8, sixteen clients keep one batch computing while the
     # next one queues; 1 ms is the least TorchServe accepts (0 means its default of 100 ms).
-    batch_size: int = field(default=8, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
+    batch_size: int = field(default=SERVING_BATCH_SIZE, metadata={"help": "TorchServe dynamic batching: most requests per batch"})
     max_batch_delay_ms: int = field(default=1, metadata={"help": "longest wait to fill a batch (>= 1)"})
     ort_threads: int = field(default=0, metadata={"help": "onnxruntime threads per worker (0: one per core)"})
     # Admission control at the edge (README, Overload): beyond this many requests in flight or
@@ -67,7 +67,7 @@ class ServeConfig:
         return 8 * self.batch_size * self.workers_per_model
 
     def resolved_ort_threads(self) -> int:
-        return self.ort_threads if self.ort_threads > 0 else (os.cpu_count() or 1)
+        return worker_threads(self.ort_threads)
 
     def internal_url(self, port: int) -> str:
         return f"http://{LOOPBACK}:{port}"

@@ -24,7 +24,7 @@ from PIL import Image, ImageFile
 from robustcifar.artifacts import ModelMeta, sha256_file
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import MAX_PIXELS, ImageInputError, preprocess_image_bytes
-from robustcifar.onnx_model import OnnxModel, providers_from_environment
+from robustcifar.onnx_model import THREADS_ENV, providers_from_environment, worker_session
 from robustcifar.predictions import classifier_answers, embedder_answers, error_body
 
 logger = logging.getLogger(__name__)
@@ -63,11 +63,10 @@ class RobustCifarHandler:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         model_dir = Path(context.system_properties["model_dir"])
         self.meta = ModelMeta.load(model_dir / "meta.json")
-        threads = int(os.environ.get("ROBUSTCIFAR_ORT_THREADS", "1"))
+        threads = int(os.environ.get(THREADS_ENV, "1"))
         # $ROBUSTCIFAR_ORT_PROVIDER=cuda makes this raise when CUDA cannot run, rather than
         # letting onnxruntime fall back to the CPU without a word.
-        self.model = OnnxModel(model_dir / "model.onnx", threads=threads, spin=False,
-                               providers=providers_from_environment())
+        self.model = worker_session(model_dir / "model.onnx", threads, providers_from_environment())
         self.gallery = Gallery.load(model_dir / "gallery.npz") if self.meta.kind == "embedder" else None
         # every answer names the exact model file that made it, so a benchmark records what answered
         self.model_sha256 = sha256_file(model_dir / "model.onnx")

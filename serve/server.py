@@ -25,6 +25,7 @@ import requests
 
 from robustcifar.artifacts import model_store_dir
 from robustcifar.imaging import encode_png
+from robustcifar.onnx_model import worker_environment
 from robustcifar.priority import lower_priority
 
 from .archives import archive_identity
@@ -208,19 +209,13 @@ def _private_temp_dir(files: ServerFiles) -> Path:
 
 def server_environment(config: ServeConfig, files: ServerFiles) -> dict[str, str]:
     env = dict(os.environ)
-    threads = str(config.resolved_ort_threads())
     temp = str(_private_temp_dir(files))
     env.update({
         "LOG_LOCATION": str(files.logs),
         "METRICS_LOCATION": str(files.logs),
         "TMPDIR": temp,  # read by the torchserve launcher (pid file) and the Python workers
         "TEMP": temp,  # read by the launcher to set the JVM's java.io.tmpdir (worker sockets)
-        "ROBUSTCIFAR_ORT_THREADS": threads,
-        "OMP_NUM_THREADS": threads,
-        # numpy's BLAS only runs the embedders' kNN product (a batch x 128 by 128 x gallery matrix):
-        # one thread is plenty, and a pool of spinning BLAS threads next to onnxruntime's slows both.
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        **worker_environment(config.resolved_ort_threads()),
     })
     return env
 

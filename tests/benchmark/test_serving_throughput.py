@@ -1,5 +1,6 @@
-"""The load generator and the figures of benchmark/serving_throughput.py, against a small local HTTP
-server (no TorchServe), and raw onnxruntime measured in a fresh process on a tiny model."""
+"""The load generator (benchmark/http_load.py) and the figures of benchmark/serving_throughput.py,
+against a small local HTTP server (no TorchServe), and the baseline measured in a fresh process on
+a tiny model, at batch 1 and the server's batch size."""
 
 from __future__ import annotations
 
@@ -13,19 +14,24 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from benchmark.serving_throughput import (
+from benchmark.http_load import (
     ANSWER_WITHOUT_LABEL,
     NO_ANSWER,
-    ClosedLoopLoad,
-    LevelResult,
+    BackgroundLoad,
     Sample,
-    batch_counters,
+    Target,
     failure_summary,
+)
+from benchmark.serving_throughput import (
+    LevelResult,
+    batch_counters,
     mean_batch,
     measure_raw,
     target_lines,
     window_result,
 )
+from robustcifar.artifacts import ModelArtifacts
+from robustcifar.onnx_model import SERVING_BATCH_SIZE
 
 
 class FakePredictions(BaseHTTPRequestHandler):
@@ -73,8 +79,8 @@ def fake_server():
     server.server_close()
 
 
-def run_load(url: str, concurrency: int, seconds: float) -> ClosedLoopLoad:
-    load = ClosedLoopLoad(url, b"png-bytes", concurrency)
+def run_load(url: str, concurrency: int, seconds: float) -> BackgroundLoad:
+    load = BackgroundLoad(Target(url, b"png-bytes", expect=b'"label"'), concurrency)
     load.start()
     time.sleep(seconds)
     load.stop()
@@ -121,16 +127,16 @@ def test_batch_counters_read_the_models_prometheus_lines(fake_server):
 
 
 def test_target_lines_compare_the_matching_levels():
-    raw = {1: LevelResult(1, 250.0, 4.0, 4, 4, 10), 16: LevelResult(16, 400.0, 40.0, 40, 40, 10)}
+    raw = {1: LevelResult(1, 250.0, 4.0, 4, 4, 10), 8: LevelResult(8, 400.0, 40.0, 40, 40, 10)}
     endpoint = {1: LevelResult(1, 100.0, 10.0, 10, 10, 10), 16: LevelResult(16, 300.0, 50.0, 50, 50, 10)}
     throughput, latency = target_lines(raw, endpoint)
-    assert "75%" in throughput and "NOT met" in throughput
+    assert "raw at batch 8" in throughput and "75%" in throughput and "NOT met" in throughput
     assert "6.00 ms" in latency and "NOT met" in latency
     endpoint[16].per_second, endpoint[1].p50_ms = 320.0, 8.0
     assert all(line.endswith(": met)") for line in target_lines(raw, endpoint))
 
 
-def test_raw_onnxruntime_runs_in_a_fresh_process(tmp_path):
+def test_the_baseline_runs_in_a_fresh_process_at_the_servers_batch_size(tmp_path):
     # A tiny model with the real input signature: uint8 NHWC pixels -> 10 logits.
     pixels = helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 32, 32, 3])
     logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])
@@ -140,9 +146,11 @@ def test_raw_onnxruntime_runs_in_a_fresh_process(tmp_path):
         helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2], keepdims=0),
         helper.make_node("MatMul", ["m", "w"], ["logits"]),
     ], "tiny", [pixels], [logits], [weights])
-    path = tmp_path / "model.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
-    result = measure_raw(path, batch=4, threads=1, warmup_s=0.05, duration_s=0.3)
-    assert result.level == 4 and result.measured > 10
-    assert result.per_second == pytest.approx(4 * result.measured / 0.3, rel=0.2)
-    assert 0 < result.p50_ms <= result.p99_ms
+    artifacts = ModelArtifacts(tmp_path, "tiny")
+    artifacts.model_dir.mkdir()
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), artifacts.onnx)
+    results = measure_raw(artifacts, threads=1, seconds=0.3)
+    assert sorted(results) == [1, SERVING_BATCH_SIZE] == [1, 8]
+    for batch, result in results.items():
+        assert result.level == batch and result.measured >= 5
+        assert 0 < result.p50_ms <= result.p99_ms

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from benchmark.serving_throughput import Sample
+from benchmark.http_load import Sample
 from benchmark.soak import (
     KillRecord,
     Snapshot,
