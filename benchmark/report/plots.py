@@ -48,33 +48,48 @@ def _severities(rows: list[dict]) -> list[int]:
     return sorted({r["severity"] for r in rows if r["corruption"] != CLEAN})
 
 
-def accuracy_by_family(rows: list[dict], path: Path) -> bool:
-    """One panel per corruption family, one line per model: accuracy (%) from clean (0) to severity 5."""
-    models, table = _accuracy_table(rows)
-    present = {c for (_, c, _) in table}
+def _family_panels(rows: list[dict], path: Path, key: str, ylabel: str, title: str, top: float | None,
+                   legend: str) -> bool:
+    """One panel per corruption family, one line per model: `key` (a fraction, shown in %) from clean
+    (severity 0) to severity 5, averaged over the family's corruptions; cells without a finite value
+    are left out."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    table = {(r["model"], r["corruption"], r["severity"]): r for r in rows}
+    present = {r["corruption"] for r in rows}
     families = {f: [c for c in names if c in present] for f, names in FAMILIES.items()}
     families = {f: names for f, names in families.items() if names}
-    if not families:
+    if not families or not models:
         return False
     severities = _severities(rows)
     fig, axes = plt.subplots(1, len(families), figsize=(3.3 * len(families), 3.4), sharey=True, squeeze=False)
     for ax, (family, names) in zip(axes[0], families.items()):
         for model in models:
+            xs, ys = [], []
             clean = table.get((model, CLEAN, 0))
-            ys = [100 * np.mean([table[(model, c, s)]["accuracy"] for c in names]) for s in severities]
-            xs = list(severities)
-            if clean is not None:
-                xs, ys = [0, *xs], [100 * clean["accuracy"], *ys]
-            ax.plot(xs, ys, marker="o", markersize=3, color=model_colour(model), label=model)
+            if clean is not None and math.isfinite(clean[key]):
+                xs, ys = [0], [100 * clean[key]]
+            for s in severities:
+                values = [table[(model, c, s)][key] for c in names if (model, c, s) in table]
+                if values and all(math.isfinite(v) for v in values):
+                    xs.append(s)
+                    ys.append(100 * float(np.mean(values)))
+            if xs:
+                ax.plot(xs, ys, marker="o", markersize=3, color=model_colour(model), label=model)
         ax.set_title(f"{family} ({len(names)})", fontsize=10)
         ax.set_xlabel("severity (0 = clean)")
         ax.set_xticks([0, *severities])
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy %")
-    axes[0][0].set_ylim(0, 100)
-    axes[0][-1].legend(fontsize=8, loc="upper right")
-    fig.suptitle("Accuracy vs severity per corruption family (mean over the family's corruptions)", fontsize=11)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].set_ylim(0, top)
+    axes[0][-1].legend(fontsize=8, loc=legend)
+    fig.suptitle(title, fontsize=11)
     return _save(fig, path)
+
+
+def accuracy_by_family(rows: list[dict], path: Path) -> bool:
+    return _family_panels(rows, path, "accuracy", "accuracy %",
+                          "Accuracy vs severity per corruption family (mean over the family's corruptions)", 100,
+                          "upper right")
 
 
 def accuracy_by_corruption(rows: list[dict], path: Path) -> bool:
@@ -235,39 +250,10 @@ def reliability_diagram(rows: list[dict], path: Path) -> bool:
 
 
 def ece_by_family(rows: list[dict], path: Path) -> bool:
-    """One panel per corruption family, one line per model: ECE (%) from clean (0) to severity 5."""
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    table = {(r["model"], r["corruption"], r["severity"]): r for r in rows}
-    present = {r["corruption"] for r in rows}
-    families = {f: [c for c in names if c in present] for f, names in FAMILIES.items()}
-    families = {f: names for f, names in families.items() if names}
-    if not families or not models:
-        return False
-    severities = _severities(rows)
-    fig, axes = plt.subplots(1, len(families), figsize=(3.3 * len(families), 3.4), sharey=True, squeeze=False)
-    for ax, (family, names) in zip(axes[0], families.items()):
-        for model in models:
-            xs, ys = [], []
-            clean = table.get((model, CLEAN, 0))
-            if clean is not None and math.isfinite(clean["ece"]):
-                xs, ys = [0], [100 * clean["ece"]]
-            for s in severities:
-                values = [table[(model, c, s)]["ece"] for c in names if (model, c, s) in table]
-                if values and all(math.isfinite(v) for v in values):
-                    xs.append(s)
-                    ys.append(100 * float(np.mean(values)))
-            if xs:
-                ax.plot(xs, ys, marker="o", markersize=3, color=model_colour(model), label=model)
-        ax.set_title(f"{family} ({len(names)})", fontsize=10)
-        ax.set_xlabel("severity (0 = clean)")
-        ax.set_xticks([0, *severities])
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("ECE % (15 bins)")
-    axes[0][0].set_ylim(bottom=0)
-    axes[0][-1].legend(fontsize=8, loc="upper left")
-    fig.suptitle("Calibration error vs severity per corruption family (mean over the family's corruptions)",
-                 fontsize=11)
-    return _save(fig, path)
+    """From calibration.csv: the per-cell ECE, averaged over each family's corruptions."""
+    return _family_panels(rows, path, "ece", "ECE % (15 bins)",
+                          "Calibration error vs severity per corruption family (mean over the family's corruptions)",
+                          None, "upper left")
 
 
 PLOTS = (
