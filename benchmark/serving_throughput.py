@@ -75,7 +75,7 @@ class LevelResult:
     level: int
     per_second: float
     p50_ms: float
-    p90_ms: float
+    p95_ms: float
     p99_ms: float
     measured: int
     failed: int = 0
@@ -101,8 +101,8 @@ def window_result(level: int, samples: list[Sample], begin: float, end: float) -
     answered = [s for s in samples if begin <= s.started + s.latency_s <= end and s.status == 200]
     sent = [s.latency_s for s in samples if begin <= s.started <= end and s.status == 200]
     failed = sum(1 for s in samples if begin <= s.started <= end and s.status != 200)
-    p50, p90, p99 = (float(np.percentile(sent, q)) * 1e3 if sent else float("nan") for q in (50, 90, 99))
-    return LevelResult(level, len(answered) / (end - begin), p50, p90, p99, len(sent), failed)
+    p50, p95, p99 = (float(np.percentile(sent, q)) * 1e3 if sent else float("nan") for q in (50, 95, 99))
+    return LevelResult(level, len(answered) / (end - begin), p50, p95, p99, len(sent), failed)
 
 
 def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, duration_s: float,
@@ -160,14 +160,14 @@ def mean_batch(before: tuple[float, float] | None, after: tuple[float, float] | 
 
 
 def format_rows(title: str, unit: str, rows: list[LevelResult]) -> str:
-    header = (f"  {'level':>5}  {unit:>9}  {'p50 ms':>7}  {'p90 ms':>7}  {'p99 ms':>7}  {'n':>6}  "
+    header = (f"  {'level':>5}  {unit:>9}  {'p50 ms':>7}  {'p95 ms':>7}  {'p99 ms':>7}  {'n':>6}  "
               f"{'failed':>6}  {'batch':>5}  {'client CPU':>10}  {'busy cores':>10}")
     lines = [title, header]
     for r in rows:
         batch = f"{r.mean_batch:5.1f}" if r.mean_batch is not None else "    -"
         cpu = f"{r.client_cpu_share:10.2f}" if r.client_cpu_share is not None else "         -"
         busy = f"{r.machine_busy:10.2f}" if r.machine_busy is not None else "         -"
-        lines.append(f"  {r.level:>5}  {r.per_second:9.1f}  {r.p50_ms:7.2f}  {r.p90_ms:7.2f}  {r.p99_ms:7.2f}  "
+        lines.append(f"  {r.level:>5}  {r.per_second:9.1f}  {r.p50_ms:7.2f}  {r.p95_ms:7.2f}  {r.p99_ms:7.2f}  "
                      f"{r.measured:>6}  {r.failed:>6}  {batch}  {cpu}  {busy}")
     return "\n".join(lines)
 
