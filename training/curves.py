@@ -6,8 +6,6 @@ import math
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
@@ -26,6 +24,7 @@ def _series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(history: list[dict], path: Path, title: str) -> None:
+    matplotlib.use("Agg")  # files only; never needs a display (chosen here, not at import)
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
         epochs, values = _series(history, key)

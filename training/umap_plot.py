@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -28,6 +26,7 @@ def plot_umap(panels: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, titl
     """panels: name -> (features (N, 512), labels (N,)); all fitted together, one panel each."""
     names = list(panels)
     coords = fit_umap(np.concatenate([panels[n][0] for n in names]), seed)
+    matplotlib.use("Agg")  # files only; never needs a display (chosen here, not at import)
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 5), squeeze=False)
     cmap = plt.get_cmap("tab10")
     start = 0
