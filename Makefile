@@ -123,6 +123,7 @@ cifar10c: requirements
 # The report's browser test needs Chromium (Debian's package; installed when missing).
 test-requirements:
 	@bash $(ROOT)/benchmark/report/install-chromium.sh >/dev/null
+	@bash $(ROOT)/docker/install-podman.sh
 
 test: requirements test-requirements
 	$(PY) -m pytest
@@ -134,16 +135,40 @@ clean: stop
 	rm -rf $(ROOT)/artifacts $(ROOT)/reports $(ROOT)/logs $(ROOT)/.pytest_cache
 	find $(ROOT) -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# Containers (docker/README.md). Needs a Docker engine with the compose plugin; none of these
-# images was built on the machines this project was written on.
+# Containers (docker/README.md). CONTAINER_ENGINE: docker when a Docker engine answers here, else
+# podman (run as root with runc and cgroupfs; docker/install-podman.sh installs it on Debian).
+# With Docker the compose file builds and runs everything; with podman these build and run the
+# serving image (docker/build-serve.sh picks the base and the torch source this host can reach).
+CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || { command -v podman >/dev/null && echo podman || echo docker; })
+PODMAN := podman --runtime runc --cgroup-manager=cgroupfs
+SERVE_IMAGE ?= localhost/robustcifar-serve:cpu
+SERVE_CONTAINER ?= robustcifar-serve
+SERVE_PORT ?= 8080
+
 docker-build:
+ifeq ($(CONTAINER_ENGINE),podman)
+	$(ROOT)/docker/build-serve.sh podman $(SERVE_IMAGE)
+else
 	$(COMPOSE) --profile benchmark $(if $(WITH_TRAIN),--profile train) build
+endif
 
 docker-up:
+ifeq ($(CONTAINER_ENGINE),podman)
+	$(PODMAN) run -d --name $(SERVE_CONTAINER) --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		-p 127.0.0.1:$(SERVE_PORT):8080 -v $(ROOT)/artifacts/model-store:/models:ro $(SERVE_IMAGE) $(MODELS_ARG)
+	@for i in $$(seq 1 120); do \
+	  $(PODMAN) exec $(SERVE_CONTAINER) python -m serve.healthcheck --state-dir /home/app/state && exit 0; \
+	  sleep 2; done; $(PODMAN) logs $(SERVE_CONTAINER) | tail -20; exit 1
+else
 	$(COMPOSE) up --detach --wait serve
+endif
 
 docker-down:
+ifeq ($(CONTAINER_ENGINE),podman)
+	$(PODMAN) rm -f -t 30 $(SERVE_CONTAINER)
+else
 	$(COMPOSE) --profile benchmark --profile train down
+endif
 
 distclean: clean
 	rm -rf $(VENV) $(ROOT)/data
