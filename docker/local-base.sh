@@ -6,6 +6,8 @@
 #
 #   docker/local-base.sh [podman|docker]      (as root: debootstrap needs it)
 #
+# Exit status 2 when this host cannot make one (no debootstrap, no mirror).
+#
 # Then: --build-arg PYTHON_IMAGE=localhost/robustcifar-base:bookworm (make docker-build does this
 # when it finds no registry image).
 set -euo pipefail
@@ -19,7 +21,12 @@ fi
 ROOTFS=$(mktemp -d "${TMPDIR:-/tmp}/robustcifar-rootfs.XXXXXX")
 trap 'rm -rf "$ROOTFS"' EXIT
 echo "[local-base] debootstrap $SUITE into $ROOTFS"
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates "$SUITE" "$ROOTFS" >/dev/null
+if ! debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates "$SUITE" "$ROOTFS" >"$ROOTFS.log" 2>&1; then
+    echo "local-base.sh: debootstrap failed (is a Debian mirror reachable?): $(tail -1 "$ROOTFS.log")" >&2
+    rm -f "$ROOTFS.log"
+    exit 2
+fi
+rm -f "$ROOTFS.log"
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 case "$ENGINE" in
     podman) IMPORT=(podman --runtime runc --cgroup-manager=cgroupfs import) ;;
