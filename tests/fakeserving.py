@@ -21,7 +21,9 @@ from onnx import TensorProto, helper
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.gallery import Gallery
-from robustcifar.imaging import encode_png
+from robustcifar.imaging import encode_png, preprocess_image_bytes
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.predictions import classifier_answers, embedder_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDING_DIM = 128
@@ -142,3 +144,13 @@ class Served:
     def model_log(self) -> str:
         path = self.state_dir / "logs" / "model_log.log"
         return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def expected_answer(artifacts_root: Path, name: str, body: bytes) -> dict:
+    """The answer the handler should give for `body`: onnxruntime run directly on the model's files."""
+    artifacts = ModelArtifacts.for_model(name, artifacts_root)
+    meta = ModelMeta.load(artifacts.meta)
+    outputs = OnnxModel(artifacts.onnx).run(preprocess_image_bytes(body))
+    if meta.kind == "classifier":
+        return classifier_answers(name, outputs, list(CLASS_NAMES))[0]
+    return embedder_answers(name, outputs, Gallery.load(artifacts.gallery), meta.knn_k, list(CLASS_NAMES))[0]

@@ -21,14 +21,10 @@ import numpy as np
 import pytest
 import requests
 from container_files import ROOT
-from fakeserving import free_ports, write_tiny_model
+from fakeserving import expected_answer, free_ports, write_tiny_model
 
-from robustcifar.artifacts import ModelArtifacts, ModelMeta, model_store_dir
-from robustcifar.classes import CLASS_NAMES
-from robustcifar.gallery import Gallery
-from robustcifar.imaging import encode_png, preprocess_image_bytes
-from robustcifar.onnx_model import OnnxModel
-from robustcifar.predictions import classifier_answers, embedder_answers
+from robustcifar.artifacts import model_store_dir
+from robustcifar.imaging import encode_png
 from serve.archives import build_archive
 from serve.config import ServeConfig
 
@@ -134,15 +130,6 @@ def served(image, store, tmp_path_factory):
         container.remove()
 
 
-def expected(store: Path, name: str, body: bytes) -> dict:
-    files = ModelArtifacts.for_model(name, store.parent)
-    meta = ModelMeta.load(files.meta)
-    outputs = OnnxModel(files.onnx).run(preprocess_image_bytes(body))
-    if meta.kind == "classifier":
-        return classifier_answers(name, outputs, list(CLASS_NAMES))[0]
-    return embedder_answers(name, outputs, Gallery.load(files.gallery), meta.knn_k, list(CLASS_NAMES))[0]
-
-
 def test_it_runs_as_its_user_under_the_supervisor(served):
     assert podman("exec", served.name, "id", "-u").stdout.strip() == str(APP_UID)
     command = podman("exec", served.name, "cat", "/proc/1/cmdline").stdout.replace("\0", " ")
@@ -156,7 +143,7 @@ def test_every_model_answers_as_onnxruntime_with_the_token(served, store):
         response = requests.post(f"{served.url}/predictions/{name}", data=body, timeout=30,
                                  headers={"Authorization": f"Bearer {served.key()}"})
         assert response.status_code == 200, response.text
-        answer, want = response.json(), expected(store, name, body)
+        answer, want = response.json(), expected_answer(store.parent, name, body)
         assert answer["class_id"] == want["class_id"]
         assert answer["confidence"] == pytest.approx(want["confidence"], abs=1e-5)
 

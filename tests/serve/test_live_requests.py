@@ -28,6 +28,7 @@ import requests
 from fakeforeign import CIFAR_MEAN, CIFAR_STD, Contract, colour_images, foreign_classifier
 from fakeserving import (
     Served,
+    expected_answer,
     free_ports,
     png,
     processes_mentioning,
@@ -37,12 +38,8 @@ from fakeserving import (
 from PIL import Image
 
 from export.importer import ImportConfig, import_model
-from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.classes import CLASS_NAMES
-from robustcifar.gallery import Gallery
-from robustcifar.imaging import MAX_PIXELS, preprocess_image_bytes
-from robustcifar.onnx_model import OnnxModel
-from robustcifar.predictions import classifier_answers, embedder_answers
+from robustcifar.imaging import MAX_PIXELS
 from serve.archives import build_archive
 from serve.config import ServeConfig
 from serve.server import launch, stop, wait_until_ready
@@ -98,15 +95,6 @@ def first_workers(served):
     return {name: [w["pid"] for w in served.workers(name)] for name in GOOD_MODELS}
 
 
-def expected_answer(served: Served, name: str, body: bytes) -> dict:
-    artifacts = ModelArtifacts.for_model(name, served.artifacts)
-    meta = ModelMeta.load(artifacts.meta)
-    outputs = OnnxModel(artifacts.onnx).run(preprocess_image_bytes(body))
-    if meta.kind == "classifier":
-        return classifier_answers(name, outputs, list(CLASS_NAMES))[0]
-    return embedder_answers(name, outputs, Gallery.load(artifacts.gallery), meta.knn_k, list(CLASS_NAMES))[0]
-
-
 def assert_same_answer(answer: dict, expected: dict) -> None:
     assert answer["model"] == expected["model"] and answer["label"] == expected["label"]
     assert answer["class_id"] == expected["class_id"]
@@ -138,7 +126,7 @@ def assert_still_answers(served: Served) -> None:
     for name in GOOD_MODELS:
         response = served.predict(name, png(3))
         assert response.status_code == 200, response.text
-        assert_same_answer(response.json(), expected_answer(served, name, png(3)))
+        assert_same_answer(response.json(), expected_answer(served.artifacts, name, png(3)))
 
 
 # ---- images: every mode a PNG or JPEG can carry is converted to RGB and answered ----
@@ -194,12 +182,12 @@ def test_every_png_and_jpeg_mode_is_answered(served, first_workers, kind):
         response = served.predict(name, body)
         assert response.status_code == 200, response.text
         assert response.headers["Content-Type"].startswith("application/json")
-        assert_same_answer(response.json(), expected_answer(served, name, body))
+        assert_same_answer(response.json(), expected_answer(served.artifacts, name, body))
 
 
 def test_put_post_and_multipart_are_the_same_request(served):
     body = VALID_IMAGES["rgb_jpeg_resized"]
-    expected = expected_answer(served, "ce_clean", body)
+    expected = expected_answer(served.artifacts, "ce_clean", body)
     url = f"{served.url}/predictions/ce_clean"
     answers = [
         requests.put(url, data=body, timeout=30),  # curl -T
