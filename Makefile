@@ -139,36 +139,30 @@ clean: stop
 # podman (run as root with runc and cgroupfs; docker/install-podman.sh installs it on Debian).
 # With Docker the compose file builds and runs everything; with podman these build and run the
 # serving image (docker/build-serve.sh picks the base and the torch source this host can reach).
-CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || { command -v podman >/dev/null && echo podman || echo docker; })
+CONTAINER_ENGINE ?= auto
+# Decided when a container target runs, not each time make reads this file.
+ENGINE = e=$(CONTAINER_ENGINE); if [ "$$e" = auto ]; then \
+	  if docker info >/dev/null 2>&1; then e=docker; elif command -v podman >/dev/null; then e=podman; else e=docker; fi; fi
 PODMAN := podman --runtime runc --cgroup-manager=cgroupfs
 SERVE_IMAGE ?= localhost/robustcifar-serve:cpu
 SERVE_CONTAINER ?= robustcifar-serve
 SERVE_PORT ?= 8080
 
 docker-build:
-ifeq ($(CONTAINER_ENGINE),podman)
-	$(ROOT)/docker/build-serve.sh podman $(SERVE_IMAGE)
-else
-	$(COMPOSE) --profile benchmark $(if $(WITH_TRAIN),--profile train) build
-endif
+	@$(ENGINE); if [ "$$e" = podman ]; then $(ROOT)/docker/build-serve.sh podman $(SERVE_IMAGE); \
+	else $(COMPOSE) --profile benchmark $(if $(WITH_TRAIN),--profile train) build; fi
 
 docker-up:
-ifeq ($(CONTAINER_ENGINE),podman)
+	@$(ENGINE); if [ "$$e" != podman ]; then exec $(COMPOSE) up --detach --wait serve; fi; \
 	$(PODMAN) run -d --name $(SERVE_CONTAINER) --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-		-p 127.0.0.1:$(SERVE_PORT):8080 -v $(ROOT)/artifacts/model-store:/models:ro $(SERVE_IMAGE) $(MODELS_ARG)
-	@for i in $$(seq 1 120); do \
+		-p 127.0.0.1:$(SERVE_PORT):8080 -v $(ROOT)/artifacts/model-store:/models:ro $(SERVE_IMAGE) $(MODELS_ARG); \
+	for i in $$(seq 1 120); do \
 	  $(PODMAN) exec $(SERVE_CONTAINER) python -m serve.healthcheck --state-dir /home/app/state && exit 0; \
 	  sleep 2; done; $(PODMAN) logs $(SERVE_CONTAINER) | tail -20; exit 1
-else
-	$(COMPOSE) up --detach --wait serve
-endif
 
 docker-down:
-ifeq ($(CONTAINER_ENGINE),podman)
-	$(PODMAN) rm -f -t 30 $(SERVE_CONTAINER)
-else
-	$(COMPOSE) --profile benchmark --profile train down
-endif
+	@$(ENGINE); if [ "$$e" = podman ]; then $(PODMAN) rm -f -t 30 $(SERVE_CONTAINER); \
+	else $(COMPOSE) --profile benchmark --profile train down; fi
 
 distclean: clean
 	rm -rf $(VENV) $(ROOT)/data

@@ -125,6 +125,15 @@ class Pool:
         self.idle.clear()
 
 
+async def one_request(target: Target) -> Sample:
+    """A single request on a fresh connection (a check that the endpoint answers at all)."""
+    pool = Pool(target)
+    try:
+        return await pool.send()
+    finally:
+        pool.close()
+
+
 async def closed_loop(target: Target, clients: int, duration_s: float, polite: bool,
                       samples: list[Sample] | None = None, stop=None) -> list[Sample]:
     """`clients` closed-loop clients for `duration_s` (or until `stop`, a threading.Event, is set),

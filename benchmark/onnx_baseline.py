@@ -29,13 +29,9 @@ from robustcifar.classes import NUM_CLASSES
 from robustcifar.config import parse_config
 from robustcifar.gallery import Gallery
 from robustcifar.knn import knn_classify
-from robustcifar.onnx_model import (
-    SERVING_BATCH_SIZE,
-    worker_environment,
-    worker_session,
-    worker_threads,
-)
+from robustcifar.onnx_model import worker_session
 from robustcifar.paths import project_root
+from robustcifar.worker_settings import SERVING_BATCH_SIZE, worker_environment, worker_threads
 
 BASELINE_BATCH_SIZES = (1, SERVING_BATCH_SIZE)
 

@@ -36,9 +36,9 @@ import numpy as np
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import config_to_dict, parse_config
 from robustcifar.imaging import encode_png
-from robustcifar.onnx_model import worker_threads
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
+from robustcifar.worker_settings import worker_threads
 
 from .http_load import (
     ANSWER_WITHOUT_LABEL,
@@ -46,8 +46,8 @@ from .http_load import (
     BackgroundLoad,
     Sample,
     Target,
-    closed_loop,
     failure_summary,
+    one_request,
 )
 from .onnx_baseline import BASELINE_BATCH_SIZES, measure_model
 
@@ -189,9 +189,9 @@ def target_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult]) 
 
 
 def check_endpoint(url: str, body: bytes, token: str | None) -> None:
-    samples = asyncio.run(closed_loop(Target(url, body, token, expect=b'"label"'), 1, 0.01, polite=False))
-    if samples[0].status != 200:
-        raise SystemExit(f"error: {url} did not answer a prediction (status {samples[0].status}); "
+    sample = asyncio.run(one_request(Target(url, body, token, expect=b'"label"')))
+    if sample.status != 200:
+        raise SystemExit(f"error: {url} did not answer a prediction (status {sample.status}); "
                          "start the server with `make serve`, or pass --url / --model")
 
 

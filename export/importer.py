@@ -307,14 +307,17 @@ def _post_model(spec: InputSpec, order: list[int], user: onnx.ModelProto, elem_t
     return helper.make_model(graph, opset_imports=list(user.opset_import), ir_version=user.ir_version)
 
 
-def wrap(user: onnx.ModelProto, spec: InputSpec, order: list[int], input_name: str = "",
-         output_name: str = "") -> onnx.ModelProto:
-    """The user's graph between our preprocessing and our output: a model with our contract."""
-    opset = next((o.version for o in user.opset_import if o.domain in ("", "ai.onnx")), 0)
+def default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def wrap(user: onnx.ModelProto, spec: InputSpec, order: list[int], value_in, value_out) -> onnx.ModelProto:
+    """The user's graph between our preprocessing and our output: a model with our contract.
+    `value_in` and `value_out` are the graph's image input and the output read (graph_input/_output)."""
+    opset = default_opset(user)
     if opset < MIN_OPSET:
         raise ModelImportError(f"the model uses ONNX opset {opset}; at least {MIN_OPSET} is needed (convert it "
                                "with onnx.version_converter.convert_version)")
-    value_in, value_out = graph_input(user, input_name, spec), graph_output(user, output_name)
     prefixed = compose.add_prefix(user, "user/")
     # keep only the output we read, so the merged graph has exactly one
     kept = [o for o in prefixed.graph.output if o.name == "user/" + value_out.name]
@@ -402,8 +405,8 @@ def import_model(config: ImportConfig, images: np.ndarray | None = None, labels:
     artifacts = ModelArtifacts.for_model(config.name, config.artifacts)
     check_name(config.name, artifacts, config.force)
     user = load_user_model(config.onnx)
-    wrapped = wrap(user, spec, order, config.input_name, config.output_name)
     value_in, value_out = graph_input(user, config.input_name, spec), graph_output(user, config.output_name)
+    wrapped = wrap(user, spec, order, value_in, value_out)
     if images is None:
         data = load_cifar10(config.data, config.data_dir)
         picks = balanced_subset(data.test_labels, config.check_per_class, seed=0)
@@ -419,7 +422,7 @@ def import_model(config: ImportConfig, images: np.ndarray | None = None, labels:
     if problem:
         raise ModelImportError(f"{config.name}: {problem}")
     accuracy = accuracy_of(outputs, labels)
-    problem = spec_problem(config, spec, order, reference, images, labels, accuracy, graph_input(user, config.input_name, spec))
+    problem = spec_problem(config, spec, order, reference, images, labels, accuracy, value_in)
     if problem:
         raise ModelImportError(problem)
     tmp = artifacts.onnx.with_name("model.onnx.tmp")
@@ -434,8 +437,7 @@ def import_model(config: ImportConfig, images: np.ndarray | None = None, labels:
     tmp.replace(artifacts.onnx)
     ModelMeta(
         name=config.name, kind="classifier", class_names=list(CLASS_NAMES), output_name=OUTPUT_NAME,
-        onnx_sha256=sha256_file(artifacts.onnx), opset=next(o.version for o in user.opset_import
-                                                            if o.domain in ("", "ai.onnx")),
+        onnx_sha256=sha256_file(artifacts.onnx), opset=default_opset(user),
         git_commit=git_commit(), data_source_kind=data_source_kind,
         imported={"source_file": Path(config.onnx).name, "source_sha256": sha256_file(Path(config.onnx)),
                   "spec": asdict(spec), "class_order": [CLASS_NAMES[i] for i in np.argsort(order)],

@@ -95,25 +95,8 @@ class OnnxModel:
         return self.session.run([self.output_name], {INPUT_NAME: batch})[0]
 
 
-# How a serving worker runs its model; every baseline that a served figure is divided by runs the
-# model the same way (benchmark/onnx_baseline.py), so that the ratios compare like with like.
-SERVING_BATCH_SIZE = 8  # TorchServe's batch size (serve/config.py's default)
-THREADS_ENV = "ROBUSTCIFAR_ORT_THREADS"
-
-
-def worker_threads(requested: int = 0) -> int:
-    """onnxruntime threads of a worker: `requested`, or one per core."""
-    return requested if requested > 0 else (os.cpu_count() or 1)
-
-
-def worker_environment(threads: int) -> dict[str, str]:
-    """The variables a worker process runs with. numpy's BLAS only runs the embedders' kNN product
-    (a batch x 128 by 128 x gallery matrix): one thread is plenty, and a pool of spinning BLAS threads
-    next to onnxruntime's slows both (measured: 2.5x on the angular baseline)."""
-    return {THREADS_ENV: str(threads), "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}
-
-
+# How a serving worker opens its model (its thread count and environment: worker_settings.py); every
+# baseline that a served figure is divided by opens it the same way (benchmark/onnx_baseline.py).
 def worker_session(path: Path, threads: int, providers: list[str] | None = None) -> OnnxModel:
     """The session a worker opens: `threads` intra-op threads that do not spin when idle."""
     return OnnxModel(path, threads=threads, providers=providers, spin=False)

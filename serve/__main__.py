@@ -23,6 +23,7 @@ from .server import (
     ServerFiles,
     ServerRecord,
     launch,
+    require_archives,
     running_groups,
     served_identities,
     stop,
@@ -53,9 +54,7 @@ def start(config: ServeConfig, models: list[str]) -> int:
     if running_groups(files):
         # serve what artifacts/ holds now: the archives were just rebuilt from it (make serve)
         store = model_store_dir(config.artifacts)
-        missing = [m for m in models if not (store / f"{m}.mar").is_file()]
-        if missing:
-            raise ServerError(f"no archive for {', '.join(missing)} in {store}; run `make archives` first")
+        require_archives(store, models)
         different = changes(ServerRecord.load(files.pids), served_identities(store, models))
         if not different:
             print(f"[serve] already running at {config.public_url()}, serving these archives as they are now "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robustcifar.onnx_model import SERVING_BATCH_SIZE, worker_threads
 from robustcifar.paths import project_root
+from robustcifar.worker_settings import SERVING_BATCH_SIZE, worker_threads
 
 # Every address but the public inference edge's: management, metrics, gRPC, TorchServe's own
 # inference port. Not configurable on purpose (the model-control surface never leaves the host).

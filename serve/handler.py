@@ -24,8 +24,9 @@ from PIL import Image, ImageFile
 from robustcifar.artifacts import ModelMeta, sha256_file
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import MAX_PIXELS, ImageInputError, preprocess_image_bytes
-from robustcifar.onnx_model import THREADS_ENV, providers_from_environment, worker_session
+from robustcifar.onnx_model import providers_from_environment, worker_session
 from robustcifar.predictions import classifier_answers, embedder_answers, error_body
+from robustcifar.worker_settings import THREADS_ENV
 
 logger = logging.getLogger(__name__)
 JSON = "application/json"

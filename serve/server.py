@@ -25,8 +25,8 @@ import requests
 
 from robustcifar.artifacts import model_store_dir
 from robustcifar.imaging import encode_png
-from robustcifar.onnx_model import worker_environment
 from robustcifar.priority import lower_priority
+from robustcifar.worker_settings import worker_environment
 
 from .archives import archive_identity
 from .config import LOOPBACK, ServeConfig, render_properties
@@ -249,12 +249,16 @@ def check_ports_free(config: ServeConfig) -> None:
         raise ServerError(f"{', '.join(busy)} taken by another program; stop it or pick other ports")
 
 
-def prepare_state(config: ServeConfig, store: Path, models: list[str]) -> ServerFiles:
-    """Everything that can fail before a process starts: archives, nginx, ports; then the state
-    folder with TorchServe's and nginx's rendered configuration."""
+def require_archives(store: Path, models: list[str]) -> None:
     missing = [m for m in models if not (store / f"{m}.mar").is_file()]
     if missing:
         raise ServerError(f"no archive for {', '.join(missing)} in {store}; run `make archives` first")
+
+
+def prepare_state(config: ServeConfig, store: Path, models: list[str]) -> ServerFiles:
+    """Everything that can fail before a process starts: archives, nginx, ports; then the state
+    folder with TorchServe's and nginx's rendered configuration."""
+    require_archives(store, models)
     if find_nginx() is None:
         raise ServerError("nginx is not installed (the inference edge needs it): run `make requirements`, "
                           "or `sudo apt-get install nginx-light`")

@@ -31,7 +31,7 @@ from benchmark.serving_throughput import (
     window_result,
 )
 from robustcifar.artifacts import ModelArtifacts
-from robustcifar.onnx_model import SERVING_BATCH_SIZE
+from robustcifar.worker_settings import SERVING_BATCH_SIZE
 
 
 class FakePredictions(BaseHTTPRequestHandler):

@@ -35,6 +35,8 @@ PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 TAG = f"localhost/robustcifar-serve:pytest-{os.getpid()}"
 BASE = "localhost/robustcifar-base:bookworm"
 APP_UID = 10001
+STATE = "/home/app/state"  # the image's state folder (docker/Dockerfile)
+HEALTHCHECK = ("python", "-m", "serve.healthcheck", "--state-dir", STATE)
 MODELS = {"ce_clean": "classifier", "angular": "embedder"}
 READY_S = 180
 # the image has no procps: find TorchServe's Java frontend in /proc and kill it
@@ -72,7 +74,7 @@ class Container:
         self.name, self.state = name, state
         self.port = free_ports(1)[0]
         podman("run", "-d", "--name", name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
-               "-p", f"127.0.0.1:{self.port}:8080", "-v", f"{store}:/models:ro", "-v", f"{state}:/home/app/state",
+               "-p", f"127.0.0.1:{self.port}:8080", "-v", f"{store}:/models:ro", "-v", f"{state}:{STATE}",
                image, "--models", ",".join(MODELS))
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -149,8 +151,7 @@ def test_every_model_answers_as_onnxruntime_with_the_token(served, store):
 
 
 def test_the_health_check_passes(served):
-    check = podman("exec", served.name, "python", "-m", "serve.healthcheck", "--state-dir", "/home/app/state",
-                   check=False)
+    check = podman("exec", served.name, *HEALTHCHECK, check=False)
     assert check.returncode == 0 and check.stdout.startswith("healthy"), check.stdout + check.stderr
 
 
@@ -170,8 +171,7 @@ def test_sigterm_stops_it_cleanly_and_a_restart_on_the_same_state_serves_again(i
     second = Container(image, store, state, f"rc-{os.getpid()}-c")
     try:
         second.wait_ready()
-        health = podman("exec", second.name, "python", "-m", "serve.healthcheck", "--state-dir", "/home/app/state",
-                        check=False)
+        health = podman("exec", second.name, *HEALTHCHECK, check=False)
         assert health.returncode == 0, health.stdout + health.stderr
         # a dead TorchServe ends the container, with a failure status (a restart policy brings it back)
         podman("exec", second.name, "python", "-c", KILL_FRONTEND, check=False)
