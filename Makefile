@@ -24,18 +24,16 @@ IMPORT_ARGS ?=
 BENCHMARK_ARGS ?=
 # TorchServe's key_file.json, when the server requires its API keys (the container's default).
 KEY_FILE ?=
-DOCKER_COMPOSE ?= docker compose
-# cpu or cuda: which serving image docker-build and docker-up use (cuda: onnxruntime-gpu).
+# cpu or cuda: which serving image docker-up runs with Docker (cuda: onnxruntime-gpu, docker/compose.gpu.yaml).
 SERVE_DEVICE ?= cpu
-COMPOSE := $(DOCKER_COMPOSE) --project-name robustcifar --file $(ROOT)/docker/compose.yaml \
-           $(if $(filter cuda,$(SERVE_DEVICE)),--file $(ROOT)/docker/compose.gpu.yaml)
+export SERVE_DEVICE
 STAMP := $(VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help all requirements system-requirements train-all train export import archives serve stop status \
         benchmark report cifar10c test test-requirements lint clean distclean docker-build docker-up \
-        docker-down
+        docker-benchmark docker-down
 
 help:
 	@echo "make all                 requirements, train-all, export, serve, benchmark (PROFILE=auto|quick|study|full)"
@@ -52,8 +50,9 @@ help:
 	@echo "make cifar10c            write a CIFAR-10-C style folder for the test set into data/cifar10c"
 	@echo "make test                install what the tests need and run the whole suite"
 	@echo "make clean / distclean   remove generated artifacts / also .venv and data caches"
-	@echo "make docker-build        serving and benchmark images (SERVE_DEVICE=cpu|cuda; WITH_TRAIN=1: training image too)"
+	@echo "make docker-build        the serving and work images, CPU (BAKED=1: also the one with the models built in)"
 	@echo "make docker-up / -down   start the serving container and wait until healthy / stop and remove the containers"
+	@echo "make docker-benchmark    the compose benchmark service against it (Docker); the run lands in reports/"
 
 all: requirements train-all export serve benchmark
 	@echo
@@ -123,7 +122,7 @@ cifar10c: requirements
 # The report's browser test needs Chromium (Debian's package; installed when missing).
 test-requirements:
 	@bash $(ROOT)/benchmark/report/install-chromium.sh >/dev/null
-	@bash $(ROOT)/docker/install-podman.sh
+	@bash $(ROOT)/docker/install-engines.sh
 
 test: requirements test-requirements
 	$(PY) -m pytest
@@ -135,34 +134,35 @@ clean: stop
 	rm -rf $(ROOT)/artifacts $(ROOT)/reports $(ROOT)/logs $(ROOT)/.pytest_cache
 	find $(ROOT) -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# Containers (docker/README.md). CONTAINER_ENGINE: docker when a Docker engine answers here, else
-# podman (run as root with runc and cgroupfs; docker/install-podman.sh installs it on Debian).
-# With Docker the compose file builds and runs everything; with podman these build and run the
-# serving image (docker/build-serve.sh picks the base and the torch source this host can reach).
+# Containers (docker/README.md). CONTAINER_ENGINE=auto picks docker when a Docker engine answers,
+# else podman (as root, with runc and cgroupfs); docker/engine.sh decides, when a target runs.
+# docker/build-images.sh builds on the base and torch source this host can reach; with Docker,
+# docker/compose.sh runs docker/compose.yaml (serve, and the benchmark through its network);
+# with podman, docker-up runs the serving image alone.
 CONTAINER_ENGINE ?= auto
-# Decided when a container target runs, not each time make reads this file.
-ENGINE = e=$(CONTAINER_ENGINE); if [ "$$e" = auto ]; then \
-	  if docker info >/dev/null 2>&1; then e=docker; elif command -v podman >/dev/null; then e=podman; else e=docker; fi; fi
+ENGINE = source $(ROOT)/docker/engine.sh; e=$$(pick_engine $(CONTAINER_ENGINE))
 PODMAN := podman --runtime runc --cgroup-manager=cgroupfs
-SERVE_IMAGE ?= localhost/robustcifar-serve:cpu
 SERVE_CONTAINER ?= robustcifar-serve
 SERVE_PORT ?= 8080
 
 docker-build:
-	@$(ENGINE); if [ "$$e" = podman ]; then $(ROOT)/docker/build-serve.sh podman $(SERVE_IMAGE); \
-	else $(COMPOSE) --profile benchmark $(if $(WITH_TRAIN),--profile train) build; fi
+	$(ROOT)/docker/build-images.sh --engine $(CONTAINER_ENGINE) serve work $(if $(BAKED),serve-baked)
 
 docker-up:
-	@$(ENGINE); if [ "$$e" != podman ]; then exec $(COMPOSE) up --detach --wait serve; fi; \
+	@$(ENGINE); if [ "$$e" = docker ]; then exec $(ROOT)/docker/compose.sh up; fi; \
 	$(PODMAN) run -d --name $(SERVE_CONTAINER) --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-		-p 127.0.0.1:$(SERVE_PORT):8080 -v $(ROOT)/artifacts/model-store:/models:ro $(SERVE_IMAGE) $(MODELS_ARG); \
+		-p 127.0.0.1:$(SERVE_PORT):8080 -v $(ROOT)/artifacts/model-store:/models:ro robustcifar-serve:cpu $(MODELS_ARG); \
 	for i in $$(seq 1 120); do \
 	  $(PODMAN) exec $(SERVE_CONTAINER) python -m serve.healthcheck --state-dir /home/app/state && exit 0; \
 	  sleep 2; done; $(PODMAN) logs $(SERVE_CONTAINER) | tail -20; exit 1
 
+docker-benchmark:
+	@$(ENGINE); if [ "$$e" != docker ]; then echo "docker-benchmark runs the compose file: it needs Docker's engine" >&2; exit 2; fi; \
+	PROFILE=$(PROFILE) MODELS=$(MODELS) BENCHMARK_ARGS="$(BENCHMARK_ARGS)" $(ROOT)/docker/compose.sh benchmark
+
 docker-down:
 	@$(ENGINE); if [ "$$e" = podman ]; then $(PODMAN) rm -f -t 30 $(SERVE_CONTAINER); \
-	else $(COMPOSE) --profile benchmark --profile train down; fi
+	else $(ROOT)/docker/compose.sh down; fi
 
 distclean: clean
 	rm -rf $(VENV) $(ROOT)/data

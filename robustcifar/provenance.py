@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -65,11 +66,17 @@ def portable(payload: Any, root: Path | None = None) -> Any:
     across machines. Strings are rewritten wherever the checkout's absolute path occurs in them
     (a command line included); other absolute paths are left as they are."""
     root = (root or project_root()).resolve()
+    # Only where a path starts (not inside a URL such as http://serve/...); a checkout at the top
+    # level (/app in the images) has no siblings to name.
+    prefixes = [(f"{root}/", "")] + ([(f"{root.parent}/", "../")] if root.parent != root.parent.parent else [])
+    patterns = [(re.compile(rf"(?<![\w.:/-]){re.escape(prefix)}"), replacement) for prefix, replacement in prefixes]
 
     def rewrite(text: str) -> str:
         if text == str(root):
             return "."
-        return text.replace(f"{root}/", "").replace(f"{root.parent}/", "../")
+        for pattern, replacement in patterns:
+            text = pattern.sub(replacement, text)
+        return text
 
     if isinstance(payload, str):
         return rewrite(payload)

@@ -14,6 +14,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 COMPOSE_GPU = ROOT / "docker" / "compose.gpu.yaml"
 COMPOSE_REPLICAS = ROOT / "docker" / "compose.replicas.yaml"
+COMPOSE_SHARED_DATA = ROOT / "docker" / "compose.shared-data.yaml"
 
 
 @dataclass

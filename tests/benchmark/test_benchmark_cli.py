@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmark.__main__ import main
+from benchmark.__main__ import check_served_models, main
 from benchmark.report.__main__ import main as report_main
 from robustcifar.artifacts import ModelMeta, sha256_file
 from robustcifar.classes import CLASS_NAMES
@@ -58,7 +58,7 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
     # the stub's answers do not say which model file made them: recorded as such, and flagged
     assert summary["model_files"]["ce_clean"]["served_sha256"] == ["unknown"]
     assert summary["model_files"]["ce_clean"]["served_matches_meta"] is False
-    assert "ce_clean was answered by model file(s) unknown" in capsys.readouterr().out
+    assert "did not say which model file answered for ce_clean" in capsys.readouterr().out
     assert summary["model_files"]["angular"]["onnx_sha256"] is None
     assert summary["run"]["git_commit"] and summary["data_source_kind"]
     assert [b["batch_size"] for b in summary["latency"]["onnxruntime"]["ce_clean"]] == [1, 8]  # the server batches 8: its baseline does too
@@ -97,3 +97,13 @@ def test_a_usage_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, ca
     monkeypatch.setattr("benchmark.__main__.run", broken)
     with pytest.raises(RuntimeError, match="a bug in the benchmark"):
         main(["--no-latency"])
+
+
+def test_served_model_files_are_checked_against_meta(capsys):
+    files = {"a": {"onnx_sha256": "1" * 64}, "b": {"onnx_sha256": "2" * 64}, "c": {"onnx_sha256": "3" * 64}}
+    check_served_models(files, {"a": {"1" * 64: 5}, "b": {"9" * 64: 5}, "c": {"unknown": 5}})
+    assert [files[m]["served_matches_meta"] for m in "abc"] == [True, False, False]
+    out = capsys.readouterr().out
+    assert "b was answered by model file(s) 999999999999" in out
+    assert "did not say which model file answered for c" in out and "c was answered" not in out
+    assert "for a" not in out and "a was answered" not in out

@@ -1,11 +1,11 @@
-"""The serving image, built and run for real with podman (as root, runc, cgroupfs): non-root, the
-supervisor as PID 1, token authorization, predictions equal to onnxruntime run directly, the
-health check, a restart on the same state folder after earlier load failures, SIGTERM, and a dead
-TorchServe ending the container. Every container and image the module makes is removed.
+"""The serving image, built and run for real with each engine here, podman (as root, runc,
+cgroupfs) and Docker's own engine: non-root, the supervisor as PID 1, token authorization,
+predictions equal to onnxruntime run directly, the health check (scheduled by Docker itself), a
+killed worker replaced, a restart on the same state folder after earlier load failures, SIGTERM,
+and a dead TorchServe ending the container. Every container and image made is removed.
 
-Runs where podman can run containers (root, podman and runc installed); elsewhere it is skipped,
-and `ROBUSTCIFAR_CONTAINER_TESTS=0` skips it too. The image is built by docker/build-serve.sh,
-which picks the base and the torch source this host can reach.
+An engine that cannot run here is skipped with the reason (tests/container_engines.py), and
+`ROBUSTCIFAR_CONTAINER_TESTS=0` skips them all.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -28,12 +27,7 @@ from robustcifar.imaging import encode_png
 from serve.archives import build_archive
 from serve.config import ServeConfig
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.skipif(
-    os.environ.get("ROBUSTCIFAR_CONTAINER_TESTS") == "0" or not shutil.which("podman") or not shutil.which("runc")
-    or os.geteuid() != 0, reason="needs podman and runc, as root (ROBUSTCIFAR_CONTAINER_TESTS=0 skips it)")]
-PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
-TAG = f"localhost/robustcifar-serve:pytest-{os.getpid()}"
-BASE = "localhost/robustcifar-base:bookworm"
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 APP_UID = 10001
 STATE = "/home/app/state"  # the image's state folder (docker/Dockerfile)
 HEALTHCHECK = ("python", "-m", "serve.healthcheck", "--state-dir", STATE)
@@ -43,47 +37,38 @@ READY_S = 180
 KILL_FRONTEND = ("import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
                  "    if b'org.pytorch.serve.ModelServer' in open(f'/proc/{p}/cmdline', 'rb').read():\n"
                  "        os.kill(int(p), 9)\n")
+# one of TorchServe's Python workers: killed, and its pid printed
+KILL_WORKER = ("import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
+               "    if b'model_service_worker' in open(f'/proc/{p}/cmdline', 'rb').read():\n"
+               "        os.kill(int(p), 9)\n        print(p)\n        break\n")
 
 
-def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def image_exists(name: str) -> bool:
-    return podman("image", "exists", name, check=False).returncode == 0
-
-
-@pytest.fixture(scope="module")
-def image():
-    base_existed = image_exists(BASE)
-    build = subprocess.run([str(ROOT / "docker" / "build-serve.sh"), "podman", TAG], capture_output=True, text=True,
-                           timeout=1200, check=False)
-    try:
-        if build.returncode == 2:  # build-serve.sh: this host lacks a base or a torch source it can reach
-            pytest.skip(build.stderr.strip().splitlines()[-1])
-        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-        yield TAG
-    finally:
-        podman("rmi", "-f", TAG, check=False)
-        if not base_existed:
-            podman("rmi", "-f", BASE, check=False)
+@pytest.fixture(scope="module", params=["podman", "docker"])
+def images(request):
+    """The Images (tests/docker/conftest.py) of one engine; the serving image is built here."""
+    images = request.getfixturevalue(f"{request.param}_images")
+    images.need("serve")
+    return images
 
 
 class Container:
-    def __init__(self, image: str, store: Path, state: Path, name: str) -> None:
-        self.name, self.state = name, state
+    """The serving image run with a model store mounted (or, store=None, the one baked in)."""
+
+    def __init__(self, images, store: Path | None, state: Path, name: str, target: str = "serve") -> None:
+        self.engine, self.name, self.state = images.engine, name, state
         self.port = free_ports(1)[0]
-        podman("run", "-d", "--name", name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
-               "-p", f"127.0.0.1:{self.port}:8080", "-v", f"{store}:/models:ro", "-v", f"{state}:{STATE}",
-               image, "--models", ",".join(MODELS))
+        mounts = ["-v", f"{store}:/models:ro"] if store else []
+        self.engine("run", "-d", "--name", name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                    "-p", f"127.0.0.1:{self.port}:8080", *mounts, "-v", f"{state}:{STATE}",
+                    images.NAMES[target], "--models", ",".join(MODELS))
         self.url = f"http://127.0.0.1:{self.port}"
 
     def logs(self) -> str:
-        done = podman("logs", self.name, check=False)
+        done = self.engine("logs", self.name, check=False)
         return done.stdout + done.stderr
 
     def running(self) -> bool:
-        return podman("inspect", "--format", "{{.State.Running}}", self.name, check=False).stdout.strip() == "true"
+        return self.engine("inspect", "--format", "{{.State.Running}}", self.name, check=False).stdout.strip() == "true"
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_S
@@ -100,10 +85,13 @@ class Container:
         while self.running():
             assert time.monotonic() < deadline, "the container did not exit"
             time.sleep(0.5)
-        return int(podman("inspect", "--format", "{{.State.ExitCode}}", self.name).stdout.strip())
+        return int(self.engine("inspect", "--format", "{{.State.ExitCode}}", self.name).stdout.strip())
+
+    def exec(self, *command: str, check: bool = True):
+        return self.engine("exec", self.name, *command, check=check)
 
     def remove(self) -> None:
-        podman("rm", "-f", "-t", "5", self.name, check=False)
+        self.engine.remove_container(self.name)
 
 
 def state_folder(path: Path) -> Path:
@@ -123,8 +111,9 @@ def store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(image, store, tmp_path_factory):
-    container = Container(image, store, state_folder(tmp_path_factory.mktemp("run") / "state"), f"rc-{os.getpid()}-a")
+def served(images, store, tmp_path_factory):
+    container = Container(images, store, state_folder(tmp_path_factory.mktemp("run") / "state"),
+                          f"rc-{os.getpid()}-{images.engine.name}-a")
     try:
         container.wait_ready()
         yield container
@@ -133,34 +122,100 @@ def served(image, store, tmp_path_factory):
 
 
 def test_it_runs_as_its_user_under_the_supervisor(served):
-    assert podman("exec", served.name, "id", "-u").stdout.strip() == str(APP_UID)
-    command = podman("exec", served.name, "cat", "/proc/1/cmdline").stdout.replace("\0", " ")
+    assert served.exec("id", "-u").stdout.strip() == str(APP_UID)
+    command = served.exec("cat", "/proc/1/cmdline").stdout.replace("\0", " ")
     assert "serve.foreground" in command
 
 
-def test_every_model_answers_as_onnxruntime_with_the_token(served, store):
+def assert_answers_as_onnxruntime(container: Container, artifacts: Path) -> None:
     body = encode_png(np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    assert requests.post(f"{served.url}/predictions/ce_clean", data=body, timeout=30).status_code == 400
     for name in MODELS:
-        response = requests.post(f"{served.url}/predictions/{name}", data=body, timeout=30,
-                                 headers={"Authorization": f"Bearer {served.key()}"})
+        response = requests.post(f"{container.url}/predictions/{name}", data=body, timeout=30,
+                                 headers={"Authorization": f"Bearer {container.key()}"})
         assert response.status_code == 200, response.text
-        answer, want = response.json(), expected_answer(store.parent, name, body)
+        answer, want = response.json(), expected_answer(artifacts, name, body)
         assert answer["class_id"] == want["class_id"]
         assert answer["confidence"] == pytest.approx(want["confidence"], abs=1e-5)
 
 
+def test_every_model_answers_as_onnxruntime_with_the_token(served, store):
+    body = encode_png(np.zeros((32, 32, 3), dtype=np.uint8))
+    assert requests.post(f"{served.url}/predictions/ce_clean", data=body, timeout=30).status_code == 400
+    assert_answers_as_onnxruntime(served, store.parent)
+
+
+def build_context(tmp_path: Path, artifacts: Path) -> Path:
+    """A build context like the checkout's (docker/Dockerfile.dockerignore's allow-list), with `artifacts`."""
+    context = tmp_path / "context"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("pyproject.toml", "requirements.txt", "requirements-nodeps.txt", "Makefile",
+                 "docker/requirements-serve.txt"):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, context / name)  # with its mtime: podman's layer cache compares it
+    for name in ("robustcifar", "training", "export", "serve", "benchmark"):
+        shutil.copytree(ROOT / name, context / name, ignore=skip)
+    for name in MODELS:
+        shutil.copytree(artifacts / name, context / "artifacts" / name)
+    return context
+
+
+def test_the_baked_image_serves_its_own_models(images, store, tmp_path):
+    images.need("serve-baked", context=build_context(tmp_path, store.parent), models=",".join(MODELS))
+    baked = Container(images, None, state_folder(tmp_path / "state"), f"rc-{os.getpid()}-{images.engine.name}-baked",
+                      target="serve-baked")
+    try:
+        baked.wait_ready()
+        assert_answers_as_onnxruntime(baked, store.parent)
+    finally:
+        baked.remove()
+
+
 def test_the_health_check_passes(served):
-    check = podman("exec", served.name, *HEALTHCHECK, check=False)
+    check = served.exec(*HEALTHCHECK, check=False)
     assert check.returncode == 0 and check.stdout.startswith("healthy"), check.stdout + check.stderr
 
 
-def test_sigterm_stops_it_cleanly_and_a_restart_on_the_same_state_serves_again(image, store, tmp_path):
+def test_docker_runs_the_image_health_check_itself(served):
+    if served.engine.name != "docker":
+        pytest.skip("podman schedules HEALTHCHECK with systemd timers, which these machines lack")
+    deadline, status = time.monotonic() + 60, ""
+    while status != "healthy" and time.monotonic() < deadline:
+        status = served.engine("inspect", "--format", "{{.State.Health.Status}}", served.name).stdout.strip()
+        assert status in ("starting", "healthy"), status
+        time.sleep(1)
+    assert status == "healthy"
+
+
+def test_a_killed_worker_is_replaced_and_serves_again(served):
+    killed = served.exec("python", "-c", KILL_WORKER).stdout.strip()
+    assert killed.isdigit(), "no TorchServe worker found in the container"
+    headers = {"Authorization": f"Bearer {served.key()}"}
+    body = encode_png(np.zeros((32, 32, 3), dtype=np.uint8))
+
+    def status(name: str) -> int | str:
+        try:
+            return requests.post(f"{served.url}/predictions/{name}", data=body, headers=headers, timeout=15).status_code
+        except requests.RequestException as exc:  # a request caught by the kill may hang or break
+            return type(exc).__name__
+
+    deadline, statuses = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:
+        statuses = {name: status(name) for name in MODELS}
+        if set(statuses.values()) == {200}:
+            break
+        time.sleep(1)
+    assert set(statuses.values()) == {200}, statuses
+    assert served.running()
+    alive = served.exec("test", "-d", f"/proc/{killed}", check=False).returncode == 0
+    assert not alive, "the killed worker is still there"
+
+
+def test_sigterm_stops_it_cleanly_and_a_restart_on_the_same_state_serves_again(images, store, tmp_path):
     state = state_folder(tmp_path / "state")
-    first = Container(image, store, state, f"rc-{os.getpid()}-b")
+    first = Container(images, store, state, f"rc-{os.getpid()}-{images.engine.name}-b")
     try:
         first.wait_ready()
-        podman("stop", "-t", "30", first.name)
+        images.engine("stop", "-t", "30", first.name)
         assert first.exit_code() == 0
         assert "stopping: received SIGTERM" in first.logs()
     finally:
@@ -168,13 +223,13 @@ def test_sigterm_stops_it_cleanly_and_a_restart_on_the_same_state_serves_again(i
     # earlier starts' load failures in the appended log must not stop this one
     with open(state / "logs" / "ts_log.log", "a") as log:
         log.write("... - Load model failed: ce_clean, error: Worker died.\n" * 5)
-    second = Container(image, store, state, f"rc-{os.getpid()}-c")
+    second = Container(images, store, state, f"rc-{os.getpid()}-{images.engine.name}-c")
     try:
         second.wait_ready()
-        health = podman("exec", second.name, *HEALTHCHECK, check=False)
+        health = second.exec(*HEALTHCHECK, check=False)
         assert health.returncode == 0, health.stdout + health.stderr
         # a dead TorchServe ends the container, with a failure status (a restart policy brings it back)
-        podman("exec", second.name, "python", "-c", KILL_FRONTEND, check=False)
+        second.exec("python", "-c", KILL_FRONTEND, check=False)
         assert second.exit_code() != 0
     finally:
         second.remove()

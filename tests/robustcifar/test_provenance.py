@@ -16,6 +16,18 @@ def test_paths_in_the_checkout_are_written_relative_to_it(tmp_path):
         "nested": [{"p": "x"}], "n": 3}
 
 
+def test_urls_and_paths_elsewhere_are_left_alone():
+    # a checkout at the top level, as in the images (/app): its parent is /, and // in a URL is not a path
+    top = {"url": "http://serve:8080", "data": "/shared/data/c.tar.gz", "out": "/app/reports/r",
+           "command": "--url http://serve:8080 --out /app/reports/r"}
+    assert portable(top, Path("/app")) == {"url": "http://serve:8080", "data": "/shared/data/c.tar.gz",
+                                           "out": "reports/r", "command": "--url http://serve:8080 --out reports/r"}
+    # the checkout's path inside a URL or a longer path is not the checkout
+    inside = {"url": "http://host/machine/checkout/x", "other": "/srv/machine/checkout/x", "arg": "--data=/machine/shared/d"}
+    assert portable(inside, Path("/machine/checkout")) == {"url": "http://host/machine/checkout/x",
+                                                           "other": "/srv/machine/checkout/x", "arg": "--data=../shared/d"}
+
+
 def test_write_json_records_no_absolute_path_of_this_checkout(tmp_path):
     write_json(tmp_path / "r.json", {"out": str(project_root() / "reports" / "run")})
     text = (tmp_path / "r.json").read_text()
