@@ -82,6 +82,7 @@ class Images:
         self.engine = engine
         self.built: list[str] = []
         self.base_existed = engine.image_exists(BASE)
+        self.dangling_before = self.dangling()
 
     def need(self, *targets: str, context: Path | None = None, models: str | None = None) -> list[str]:
         """The images of `targets`, built unless this session built them; `context`: another build
@@ -98,10 +99,15 @@ class Images:
             self.built += missing
         return [self.NAMES[t] for t in targets]
 
+    def dangling(self) -> set[str]:
+        return set(self.engine("images", "-q", "--no-trunc", "--filter", "dangling=true", check=False).stdout.split())
+
     def remove(self) -> None:
         self.engine.remove_images(*(self.NAMES[t] for t in self.built))
         if not self.base_existed:
             self.engine.remove_images(BASE)
+        # the untagged images of build stages (podman keeps them for its cache) made in this session
+        self.engine.remove_images(*sorted(self.dangling() - self.dangling_before))
 
 
 @pytest.fixture(scope="session")
