@@ -54,13 +54,15 @@ class Engine:
         self("rm", "-f", name, check=False, timeout=60)
 
 
-def podman_engine() -> tuple[Engine | None, str]:
-    """podman, or None and why not."""
+@contextmanager
+def podman_engine() -> Iterator[tuple[Engine | None, str]]:
+    """podman (daemonless, nothing to start or stop), or None and why not."""
     if SWITCHED_OFF:
-        return None, "ROBUSTCIFAR_CONTAINER_TESTS=0"
-    if not (shutil.which("podman") and shutil.which("runc")) or os.geteuid() != 0:
-        return None, "needs podman and runc, as root"
-    return Engine("podman", ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]), ""
+        yield None, "ROBUSTCIFAR_CONTAINER_TESTS=0"
+    elif not (shutil.which("podman") and shutil.which("runc")) or os.geteuid() != 0:
+        yield None, "needs podman and runc, as root"
+    else:
+        yield Engine("podman", engine_sh("engine_command", "podman").stdout.split()), ""
 
 
 def _docker(env: dict[str, str]) -> Engine | None:

@@ -110,21 +110,9 @@ class Images:
         self.engine.remove_images(*sorted(self.dangling() - self.dangling_before))
 
 
-@pytest.fixture(scope="session")
-def podman_images():
-    engine, why = podman_engine()
-    if engine is None:
-        unavailable(why)
-    images = Images(engine)
-    try:
-        yield images
-    finally:
-        images.remove()
-
-
-@pytest.fixture(scope="session")
-def docker_images():
-    with docker_engine() as (engine, why):
+def session_images(opened_engine):
+    """Images of the engine that `opened_engine` (container_engines) opens, removed at the end."""
+    with opened_engine as (engine, why):
         if engine is None:
             unavailable(why)
         images = Images(engine)
@@ -132,3 +120,13 @@ def docker_images():
             yield images
         finally:
             images.remove()
+
+
+@pytest.fixture(scope="session")
+def podman_images():
+    yield from session_images(podman_engine())
+
+
+@pytest.fixture(scope="session")
+def docker_images():
+    yield from session_images(docker_engine())

@@ -125,9 +125,3 @@ def test_a_missing_model_store_is_a_clear_error(project, tmp_path):
         assert "serve" in failed.stderr
     finally:
         compose_sh(missing, "down", "-v", timeout=300)
-
-
-def test_compose_sh_refuses_an_unknown_action(project):
-    env, _ = project
-    refused = compose_sh(env, "launch")
-    assert refused.returncode == 2 and "usage" in refused.stderr
