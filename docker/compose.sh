@@ -5,6 +5,7 @@
 #   docker/compose.sh up          start `serve`; wait until Docker's health check says healthy
 #   docker/compose.sh benchmark   run the `benchmark` service (make benchmark in the work image,
 #                                 through the compose network), then copy its runs into reports/
+#   docker/compose.sh key         print the running server's inference key (for curl -H "Authorization: Bearer ...")
 #   docker/compose.sh down [-v]   stop and remove the containers (-v: the volumes too)
 #   docker/compose.sh config      the merged configuration
 #
@@ -66,10 +67,15 @@ case "$ACTION" in
         docker cp "$name:/app/reports/." "$reports/" && echo "[compose] the runs are in $reports"
         docker rm "$name" >/dev/null
         exit "$status" ;;
+    key)
+        id=$(serve_container)
+        [ -n "$id" ] || { echo "compose.sh: serve is not running (docker/compose.sh up)" >&2; exit 1; }
+        docker exec "$id" python -c \
+            "import json; print(json.load(open('/home/app/state/key_file.json'))['inference']['key'])" ;;
     down)
         "${RUN[@]}" --profile benchmark --profile train down "$@" ;;
     config)
         "${RUN[@]}" --profile benchmark --profile train config "$@" ;;
     *)
-        echo "usage: docker/compose.sh up|benchmark|down [-v]|config" >&2; exit 2 ;;
+        echo "usage: docker/compose.sh up|benchmark|key|down [-v]|config" >&2; exit 2 ;;
 esac

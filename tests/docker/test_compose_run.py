@@ -14,6 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import yaml
@@ -23,6 +24,7 @@ from fakeserving import free_ports, write_tiny_model
 
 from robustcifar.artifacts import model_store_dir, sha256_file
 from robustcifar.datasets.loader import OFFICIAL_FILENAME
+from robustcifar.imaging import encode_png
 from serve.archives import build_archive
 from serve.config import ServeConfig
 
@@ -77,9 +79,14 @@ def up(project):
 def test_serve_becomes_healthy_by_its_own_health_check(up, project):
     env, _ = project
     assert "serve is healthy" in up.stdout
-    # published on the host's loopback only, with the token required
-    response = requests.post(f"http://127.0.0.1:{env['ROBUSTCIFAR_PORT']}/predictions/ce_clean", data=b"x", timeout=30)
-    assert response.status_code == 400
+    # published on the host's loopback, with the token required; `compose.sh key` gives it
+    url = f"http://127.0.0.1:{env['ROBUSTCIFAR_PORT']}/predictions/ce_clean"
+    body = encode_png(np.zeros((32, 32, 3), dtype=np.uint8))
+    assert requests.post(url, data=body, timeout=30).status_code == 400
+    key = compose_sh(env, "key", timeout=60)
+    assert key.returncode == 0, key.stderr
+    answer = requests.post(url, data=body, headers={"Authorization": f"Bearer {key.stdout.strip()}"}, timeout=30)
+    assert answer.status_code == 200 and answer.json()["model"] == "ce_clean"
 
 
 def test_the_benchmark_measures_serve_through_the_compose_network(up, project):
