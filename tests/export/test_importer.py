@@ -1,6 +1,7 @@
 """Importing classifiers exported elsewhere: good ones under several contracts, wrong specs refused
 with the likely mistake named, bad files and shapes refused with a clear error."""
 
+import subprocess
 from dataclasses import replace
 
 import numpy as np
@@ -22,6 +23,7 @@ from robustcifar.artifacts import ModelArtifacts, ModelMeta, imported_models
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.onnx_model import OnnxModel, softmax
+from robustcifar.paths import project_root
 
 REVERSED = tuple(reversed(CLASS_NAMES))
 
@@ -154,3 +156,12 @@ def test_cifar_statistics_are_the_models(tmp_path):
     from robustcifar.model import CIFAR10_MEAN, CIFAR10_STD
 
     assert (CIFAR_MEAN, CIFAR_STD) == (CIFAR10_MEAN, CIFAR10_STD)
+
+
+@pytest.mark.parametrize("given", [[], ["ONNX=model.onnx"], ["NAME=my_model"]])
+def test_make_import_without_its_file_or_name_prints_the_usage(given):
+    # -o: the prerequisites (the virtualenv, Java, nginx) are taken as done; only the recipe runs
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(project_root()), "-o", "requirements", "import", *given],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "usage: make import ONNX=file.onnx NAME=my_model" in done.stderr
