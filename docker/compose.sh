@@ -21,6 +21,16 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/docker/engine.sh"
 ACTION=${1:-}
 shift || true
+case "$ACTION" in
+    up|benchmark|key|down|config) ;;
+    *) echo "usage: docker/compose.sh up|benchmark|key|down [-v]|config" >&2; exit 2 ;;
+esac
+# What serve mounts at /models (docker/compose.yaml's default, relative to docker/).
+STORE=${ROBUSTCIFAR_MODEL_STORE:-$ROOT/artifacts/model-store}
+if [ "$ACTION" = up ] && ! compgen -G "$STORE/*.mar" >/dev/null; then
+    echo "compose.sh: no model archives (*.mar) in $STORE: run \`make archives\` first, or set ROBUSTCIFAR_MODEL_STORE" >&2
+    exit 2
+fi
 COMPOSE_CLI=$(compose_command)
 read -r -a COMPOSE <<<"$COMPOSE_CLI"
 PROJECT=${ROBUSTCIFAR_PROJECT:-robustcifar}
@@ -76,6 +86,4 @@ case "$ACTION" in
         "${RUN[@]}" --profile benchmark --profile train down "$@" ;;
     config)
         "${RUN[@]}" --profile benchmark --profile train config "$@" ;;
-    *)
-        echo "usage: docker/compose.sh up|benchmark|key|down [-v]|config" >&2; exit 2 ;;
 esac
