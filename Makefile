@@ -15,7 +15,13 @@ URL ?= http://127.0.0.1:8080
 SERVE_ARGS ?=
 # Which models archives, serve and benchmark take (default: our four), e.g. MODELS=ce_clean,my_model.
 MODELS ?=
-MODELS_ARG = $(if $(MODELS),--models $(MODELS))
+# Training seeds (SEEDS=0,1,2): train-all trains, and export, serve and benchmark take, each model's run
+# per seed, named <model>-seed<N> (seed 0 keeps the plain name).
+SEEDS ?=
+MODELS_ARG = $(if $(MODELS),--models $(MODELS)) $(if $(SEEDS),--seeds $(SEEDS))
+# More options for `python -m training` and `python -m export`, e.g. TRAIN_ARGS="--budgets 5,10,20".
+TRAIN_ARGS ?=
+EXPORT_ARGS ?=
 # make import ONNX=file.onnx NAME=my_model IMPORT_ARGS="--layout NCHW --mean ... --std ..."
 ONNX ?=
 NAME ?=
@@ -83,14 +89,14 @@ system-requirements:
 	  else echo "error: the inference edge needs nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
 
 train-all: requirements
-	$(PY) -m training --models all --profile $(PROFILE)
+	$(PY) -m training --models all --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
 
 train: requirements
 	@test -n "$(MODEL)" || { echo "usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted>" >&2; exit 2; }
-	$(PY) -m training --models $(MODEL) --profile $(PROFILE)
+	$(PY) -m training --models $(MODEL) --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
 
 export: requirements
-	$(PY) -m export
+	$(PY) -m export $(MODELS_ARG) $(EXPORT_ARGS)
 
 import: requirements
 	@test -n "$(ONNX)" -a -n "$(NAME)" || { echo "usage: make import ONNX=file.onnx NAME=my_model IMPORT_ARGS=\"--layout NCHW ...\"" >&2; exit 2; }

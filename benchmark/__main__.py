@@ -117,7 +117,7 @@ def check_served_models(model_files: dict[str, dict], answered_by: dict[str, dic
 
 def run(config: BenchmarkConfig) -> Path:
     started = time.time()
-    models = resolve_model_names(config.models, imported_models(config.artifacts))
+    models = resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
     if config.latency:
         require_loopback(config.url, config.load_test_hosts)
     PredictionClient(config.url).check_reachable()

@@ -19,6 +19,7 @@ class BenchmarkConfig:
         "help": "host names besides loopback that the load test may target (only servers of your own, "
                 "e.g. the compose service 'serve')"})
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
     baseline: str = field(default=BASELINE_MODEL, metadata={
         "help": "the model that CE, relative mCE and the paired differences compare against"})
     profile: str = "auto"

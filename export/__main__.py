@@ -10,13 +10,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robustcifar.artifacts import ModelArtifacts, ModelMeta, sha256_file
+from robustcifar.artifacts import ModelArtifacts, ModelMeta, imported_models, sha256_file
 from robustcifar.checkpoint import load_checkpoint
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.config import parse_config
 from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
-from robustcifar.model_specs import get_spec, resolve_model_names
+from robustcifar.model_specs import RunName, get_spec, resolve_model_names
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit, portable
 
@@ -30,6 +30,7 @@ from .parity import MAX_ABS_DIFF, check_parity
 @dataclass
 class ExportConfig:
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
     artifacts: Path | None = None
     data: str = field(default="auto", metadata={"help": "CIFAR-10 source for the checks and the gallery"})
     data_dir: Path | None = None
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return import_main(argv[1:])
     config = parse_config(ExportConfig, argv, __doc__)
     try:
-        names = resolve_model_names(config.models)
+        # imported models are already in their exported form
+        names = [n for n in resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
+                 if RunName.parse(n) is not None]
         for name in names:  # before minutes of data decoding
             require_checkpoint(name, ModelArtifacts.for_model(name, config.artifacts))
         data = load_cifar10(config.data, config.data_dir)

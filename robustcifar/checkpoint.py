@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,25 @@ def save_checkpoint(path: Path, model: RobustCifarNet, model_name: str, extra: d
         "state_dict": state,
         "extra": extra or {},
     }
+    save_atomically(path, payload)
+
+
+def save_atomically(path: Path, payload: Any) -> None:
+    """torch.save that leaves either the complete file or the previous one: written to a temporary
+    file, flushed to disk, then renamed over `path`. Serialised in memory first, so a full disk is an
+    OSError (ENOSPC) from the write, not torch's RuntimeError, and the partial file is removed."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path) -> tuple[RobustCifarNet, dict[str, Any]]:

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     config = parse_config(ServeConfig, rest, __doc__)
     try:
-        models = resolve_model_names(config.models, imported_models(config.artifacts))
+        models = resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
         if command == "stop":
             print("[serve] stopped TorchServe" if stop(config) else "[serve] TorchServe was not running")
             return 0

@@ -17,6 +17,7 @@ METRICS_CONFIG = Path(__file__).with_name("metrics.yaml")
 @dataclass
 class ServeConfig:
     models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
     artifacts: Path | None = None
     state_dir: Path | None = field(default=None, metadata={"help": "logs, pid file, rendered config"})
     host: str = field(default=LOOPBACK, metadata={

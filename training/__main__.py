@@ -1,18 +1,36 @@
-"""`python -m training [--models all] [--profile auto|quick|study|full] [--epochs N ...]`; --help lists all options."""
+"""`python -m training [--models all] [--profile auto|quick|study|full] [--seeds 0,1,2] [--budgets 5,10,20] ...`
+
+Trains each model once per training seed and budget (runs named <model>[-seed<N>][-ep<N>], see
+robustcifar/model_specs.py). Stopped (Ctrl-C, SIGTERM, a kill, a full disk), the same command
+resumes each run after its last finished epoch and skips the runs already finished.
+--help lists all options."""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import signal
 import sys
 
 import torch
 
 from robustcifar.datasets import DataSourceError, load_cifar10
-from robustcifar.model_specs import resolve_model_names
+from robustcifar.errors import UsageError
+from robustcifar.model_specs import RunName, parse_int_list, resolve_model_names
 from robustcifar.profiles import parse_profiled_config
 
 from .config import PRESETS, TrainConfig
 from .distributed import start_process_group, stop_process_group
+from .resume import data_digest
 from .run import train_one
+
+
+class Stopped(Exception):
+    """SIGTERM, turned into an exception so that the run ends like a Ctrl-C: with a message, not a traceback."""
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
 
 
 def _print_summary(name: str, metrics: dict) -> None:
@@ -20,29 +38,60 @@ def _print_summary(name: str, metrics: dict) -> None:
     print(f"[train] {name}: {shown}", flush=True)
 
 
+def planned_runs(config: TrainConfig) -> list[tuple[RunName, TrainConfig]]:
+    """Every (run, its resolved config): each model x training seed x budget, model by model."""
+    models = resolve_model_names(config.models)
+    seeds = parse_int_list(config.seeds, "--seeds") if config.seeds else (config.seed,)
+    budgets = parse_int_list(config.budgets, "--budgets") if config.budgets else (config.epochs,)
+    if not seeds or not budgets or 0 in budgets:
+        raise UsageError("--seeds and --budgets need at least one value, and budgets are at least 1 epoch")
+    runs = []
+    for model in models:
+        for seed in seeds:
+            for epochs in budgets:
+                run = RunName(model, seed, None if epochs == config.epochs else epochs)
+                runs.append((run, dataclasses.replace(config, seed=seed, epochs=epochs)))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     config, profile_reason = parse_profiled_config(TrainConfig, argv, __doc__, PRESETS)
     try:
-        names = resolve_model_names(config.models)
+        runs = planned_runs(config)
         group = start_process_group(config.device)
-    except ValueError as exc:
+    except ValueError as exc:  # UsageError included
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
     if group.is_main:
-        print(f"[train] {profile_reason}; device {group.device}, {group.world_size} process(es)", flush=True)
+        print(f"[train] {profile_reason}; device {group.device}, {group.world_size} process(es); "
+              f"{len(runs)} run(s): {', '.join(str(r) for r, _ in runs)}", flush=True)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    current = None
     try:
         data = load_cifar10(config.data, config.data_dir)
-    except DataSourceError as exc:
+        digest = data_digest(data)
+        for run, run_config in runs:
+            current = run
+            metrics = train_one(run, run_config, data, group, digest)
+            if metrics is not None:
+                _print_summary(str(run), metrics)
+    except (DataSourceError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        for name in names:
-            metrics = train_one(name, config, data, group)
-            if metrics is not None:
-                _print_summary(name, metrics)
+    except (KeyboardInterrupt, Stopped) as exc:
+        print(f"\n[train] stopped ({exc or 'SIGINT'}) during {current}: the same command resumes it after its last "
+              "finished epoch", file=sys.stderr, flush=True)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: the disk is full ({exc}) during {current}: free some space, then the same command resumes "
+              "it after its last finished epoch", file=sys.stderr, flush=True)
+        return 1
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_process_group(group)
     return 0
 

@@ -20,11 +20,25 @@ class TrainConfig:
         default=1.0, metadata={"help": "class-balanced share of the training set used; the rest validates"}
     )
     max_train_images: int = field(default=0, metadata={"help": "cap on the training split (0: none)"})
-    seed: int = 0
+    # Training seeds vary what a rerun of the same recipe varies: weight init, batch order,
+    # augmentation and corruption draws. The data selection (which images train, validate and are
+    # scored) has its own seed, so every training seed sees the same images.
+    seed: int = field(default=0, metadata={"help": "training seed of a single run (see --seeds)"})
+    seeds: str = field(default="", metadata={
+        "help": "comma-separated training seeds, one run of each model per seed, named <model>-seed<N> "
+                "(seed 0 keeps the plain name); empty: --seed alone"})
+    split_seed: int = field(default=0, metadata={
+        "help": "seed of the data selection (train/validation split, evaluation subsets, their corrupted copies)"})
+    resume: bool = field(default=True, metadata={
+        "help": "continue a stopped run from its last finished epoch, and skip runs already finished with "
+                "the same configuration (--no-resume trains from scratch)"})
     # optimisation
-    epochs: int = 40
-    batch_size: int = 512
-    lr: float = 0.2
+    epochs: int = field(default=40, metadata={"help": "passes over the training split"})
+    budgets: str = field(default="", metadata={
+        "help": "comma-separated epoch counts: each model is trained once per budget, named <model>-ep<N> "
+                "(a budget equal to --epochs keeps the plain name); empty: --epochs alone"})
+    batch_size: int = field(default=512, metadata={"help": "images per optimisation step (all processes together)"})
+    lr: float = field(default=0.2, metadata={"help": "peak learning rate of the warm-up/decay schedule"})
     momentum: float = 0.9
     weight_decay: float = 5e-4
     warmup_fraction: float = field(default=0.15, metadata={"help": "share of steps with rising LR"})

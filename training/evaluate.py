@@ -64,22 +64,8 @@ def classifier_metrics(model: RobustCifarNet, images: torch.Tensor, labels: torc
     }
 
 
-def knn_accuracy(
-    model: RobustCifarNet,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    gallery_embeddings: np.ndarray,
-    gallery_labels: np.ndarray,
-    k: int,
-    bf16: bool,
-) -> float:
-    queries = run_model(model, images, bf16).numpy()
-    result = knn_classify(queries, gallery_embeddings, gallery_labels, k, NUM_CLASSES)
-    return float(np.mean(result.labels == labels.cpu().numpy()))
-
-
 class Evaluator:
-    """Accuracy of one model on a labelled image set, whatever its kind.
+    """Predictions and accuracy of one model on a labelled image set, whatever its kind.
 
     Embedders are scored by a kNN vote over the embeddings of (a cap of) the training images,
     recomputed each time, since the embedding moves while the model trains.
@@ -96,10 +82,22 @@ class Evaluator:
         if model.kind == "embedder":
             self._gallery = run_model(model, self.gallery_images, self.bf16).numpy()
 
+    def predictions(self, model: RobustCifarNet, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """-> (predicted class int64, confidence float32) per image: the softmax's top probability for a
+        classifier, the winner's share of the k votes for an embedder (what the server answers)."""
+        if len(images) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        outputs = run_model(model, images, self.bf16)
+        if model.kind == "classifier":
+            probabilities = torch.softmax(outputs, dim=1)
+            confidence, predicted = probabilities.max(dim=1)
+            return predicted.numpy().astype(np.int64), confidence.numpy().astype(np.float32)
+        assert self._gallery is not None, "call refresh(model) after each change to the model"
+        result = knn_classify(outputs.numpy(), self._gallery, self.gallery_labels, self.k, NUM_CLASSES)
+        return result.labels.astype(np.int64), result.confidence.astype(np.float32)
+
     def accuracy(self, model: RobustCifarNet, images: torch.Tensor, labels: torch.Tensor) -> float:
         if len(images) == 0:
             return float("nan")
-        if model.kind == "classifier":
-            return classifier_metrics(model, images, labels, self.bf16)["accuracy"]
-        assert self._gallery is not None, "call refresh(model) after each change to the model"
-        return knn_accuracy(model, images, labels, self._gallery, self.gallery_labels, self.k, self.bf16)
+        predicted, _ = self.predictions(model, images)
+        return float(np.mean(predicted == labels.cpu().numpy()))

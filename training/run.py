@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import math
 import time
+
+import numpy as np
 
 from robustcifar.artifacts import ModelArtifacts
 from robustcifar.checkpoint import save_checkpoint
 from robustcifar.config import config_to_dict
 from robustcifar.datasets import CifarArrays, capped_balanced_indices
-from robustcifar.model_specs import get_spec
+from robustcifar.model_specs import RunName, get_spec
 from robustcifar.provenance import run_record, write_json
 
 from .config import TrainConfig
@@ -19,7 +23,8 @@ from .curves import plot_curves
 from .datasets import TrainingSets, prepare_sets
 from .distributed import ProcessGroup
 from .evaluate import Evaluator, run_model
-from .trainer import evaluate_held_out, train
+from .resume import differences, run_fingerprint
+from .trainer import HELD_OUT, evaluate_held_out, held_out_predictions, train
 from .umap_plot import plot_umap
 
 
@@ -58,33 +63,72 @@ def umap_panels(model, sets: TrainingSets, points: int, bf16: bool, seed: int) -
     return {"train": take(sets.train), "test": take(sets.test), "test, corrupted": take(sets.corrupted_test)}
 
 
-def final_metrics(name: str, config: TrainConfig, model, sets: TrainingSets) -> tuple[dict, list]:
-    """The trained model scored on the whole held-out sets (the per-epoch figures use a capped share)."""
+def final_metrics(name: str, config: TrainConfig, model, sets: TrainingSets) -> tuple[dict, list, dict]:
+    """The trained model scored on the whole held-out sets (the per-epoch figures use a capped share):
+    (metrics, corruption rows, per-image outcomes for outcomes.npz)."""
     evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, config.knn_k, config.bf16)
-    held_out = evaluate_held_out(model, sets, config.bf16, config.knn_k)
+    predictions = held_out_predictions(model, sets, config.bf16, config.knn_k)
+    held_out = evaluate_held_out(model, sets, config.bf16, config.knn_k, predictions)
     metrics = {key: value for key, value in held_out.items() if key.endswith("_accuracy")}
     metrics.update(n_train=len(sets.train), n_val=len(sets.val), n_test=len(sets.test), n_gallery=len(sets.gallery))
     rows = []
     if config.final_corruption_images_per_cell > 0:
         rows = corruption_table(model, sets.test, evaluator, config.final_corruption_images_per_cell,
-                                config.seed, config.progress)
+                                config.split_seed, config.progress)
         metrics.update(summarise_corruptions(rows))
     if model.kind == "embedder":
         metrics["knn_k"] = config.knn_k
-    return {k: _json_safe(v) for k, v in metrics.items()}, rows
+    return {k: _json_safe(v) for k, v in metrics.items()}, rows, held_out_outcomes(sets, predictions)
 
 
-def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessGroup) -> dict | None:
-    """Returns the final metrics on the main process (None elsewhere)."""
+def held_out_outcomes(sets: TrainingSets, predictions: dict) -> dict:
+    """Per image of every held-out set: its index in CIFAR-10's training (val) or test set, label,
+    prediction and confidence, and for the corrupted copies the corruption (index into
+    BENCHMARK_CORRUPTIONS) and severity. What the study's validation rows are computed from."""
+    arrays = {}
+    for part in HELD_OUT:
+        images = getattr(sets, part)
+        predicted, confidence = predictions[part]
+        arrays.update({f"{part}_index": images.source_index, f"{part}_label": images.labels.cpu().numpy(),
+                       f"{part}_predicted": predicted, f"{part}_confidence": confidence})
+        if images.corruption is not None:
+            arrays[f"{part}_corruption"], arrays[f"{part}_severity"] = images.corruption, images.severity
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+def finished_run(artifacts: ModelArtifacts, fingerprint: dict) -> dict | None:
+    """The final metrics of a run already finished with this fingerprint, else None."""
+    path = artifacts.train_dir / "metrics.json"
+    if not (path.is_file() and artifacts.checkpoint.is_file()):
+        return None
+    record = json.loads(path.read_text())
+    saved = record.get("fingerprint")
+    return record["final"] if saved is not None and not differences(saved, fingerprint) else None
+
+
+def train_one(run: RunName, config: TrainConfig, data: CifarArrays, group: ProcessGroup,
+              data_sha256: str | None = None) -> dict | None:
+    """Train one run (config.seed and config.epochs already set for it) and write its outputs into
+    artifacts/<run name>/. Returns the final metrics on the main process (None elsewhere)."""
     started = time.time()
+    name = str(run)
     spec = get_spec(name)
     artifacts = ModelArtifacts.for_model(name, config.artifacts)
+    fingerprint = run_fingerprint(config, data, data_sha256)
+    if config.resume and (done := finished_run(artifacts, fingerprint)) is not None:
+        if group.is_main:
+            print(f"[train] {name}: already trained with this configuration ({artifacts.train_dir}); "
+                  "--no-resume trains it again", flush=True)
+        return done if group.is_main else None
     sets = prepare_sets(config, data, group.device)
-    result = train(spec, config, sets, group, on_epoch=lambda h: report_epoch(name, h, artifacts))
+    resume_file = artifacts.train_dir / "resume.pt"
+    result = train(spec, config, sets, group, on_epoch=lambda h: report_epoch(name, h, artifacts),
+                   resume_file=resume_file, fingerprint=fingerprint)
     if not group.is_main:
         return None
-    metrics, rows = final_metrics(name, config, result.model, sets)
-    metrics.update(train_seconds=round(result.train_seconds, 2), data_source_kind=data.source_kind)
+    metrics, rows, outcomes = final_metrics(name, config, result.model, sets)
+    metrics.update(train_seconds=round(result.train_seconds, 2), data_source_kind=data.source_kind,
+                   model=run.model, seed=run.seed, epochs=config.epochs)
     save_checkpoint(artifacts.checkpoint, result.model, name, extra={
         "metrics": metrics,
         "profile": config.profile,
@@ -92,7 +136,7 @@ def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessG
         "selection": {
             "train_fraction": config.train_fraction,
             "max_train_images": config.max_train_images,
-            "seed": config.seed,
+            "seed": config.split_seed,
             "knn_gallery_max": config.knn_gallery_max,
             "knn_k": config.knn_k,
             "data_source": data.source,
@@ -100,12 +144,17 @@ def train_one(name: str, config: TrainConfig, data: CifarArrays, group: ProcessG
         },
     })
     if config.umap_points > 0:
-        plot_umap(umap_panels(result.model, sets, config.umap_points, config.bf16, config.seed),
-                  artifacts.train_dir / "umap.png", f"{name}: UMAP of backbone features", config.seed)
+        plot_umap(umap_panels(result.model, sets, config.umap_points, config.bf16, config.split_seed),
+                  artifacts.train_dir / "umap.png", f"{name}: UMAP of backbone features", config.split_seed)
     if rows:
         write_json(artifacts.train_dir / "corruption_accuracy.json", rows)
+    np.savez_compressed(artifacts.train_dir / "outcomes.npz", **outcomes)
     write_json(artifacts.train_dir / "config.json", config_to_dict(config))
     history = [{k: _json_safe(v) for k, v in h.items()} for h in result.history]
-    write_json(artifacts.train_dir / "metrics.json", {"model": name, "final": metrics, "history": history,
-                                                       "run": run_record(started=started)})
+    # metrics.json is written last: its presence (with the fingerprint) marks the run as finished
+    write_json(artifacts.train_dir / "metrics.json", {
+        "model": name, "run_of": dataclasses.asdict(run), "final": metrics, "history": history,
+        "resumed_after_epochs": result.resumed_after_epochs, "fingerprint": fingerprint,
+        "run": run_record(started=started)})
+    resume_file.unlink(missing_ok=True)
     return metrics

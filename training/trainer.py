@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ from .config import TrainConfig
 from .datasets import TrainingSets, capped_sets
 from .distributed import ProcessGroup
 from .evaluate import Evaluator, autocast_for, classifier_metrics
+from .resume import load_state, save_state
 from .schedule import one_cycle_factor
 
 
@@ -30,6 +33,7 @@ class TrainingResult:
     model: RobustCifarNet
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
+    resumed_after_epochs: list[int] = field(default_factory=list)  # where a stopped run was continued
 
 
 def build_model(spec: ModelSpec, config: TrainConfig, device: torch.device) -> RobustCifarNet:
@@ -122,18 +126,26 @@ HELD_OUT = {"val": "val_accuracy", "corrupted_val": "val_corrupted_accuracy", "t
             "corrupted_test": "test_corrupted_accuracy"}
 
 
-def evaluate_held_out(model: RobustCifarNet, sets: TrainingSets, bf16: bool, knn_k: int) -> dict:
-    """Accuracy on every held-out set (kNN over `sets.gallery` for embedders), and the classifier's val loss.
-
-    Keys: val_accuracy, val_corrupted_accuracy, test_accuracy, test_corrupted_accuracy (NaN for an
-    empty set), val_loss.
-    """
+def held_out_predictions(model: RobustCifarNet, sets: TrainingSets, bf16: bool,
+                         knn_k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(predicted class, confidence) per image of every held-out set (kNN over `sets.gallery` for embedders)."""
     evaluator = Evaluator(sets.gallery.images, sets.gallery.labels, knn_k, bf16)
     evaluator.refresh(model)
+    return {part: evaluator.predictions(model, getattr(sets, part).images) for part in HELD_OUT}
+
+
+def evaluate_held_out(model: RobustCifarNet, sets: TrainingSets, bf16: bool, knn_k: int,
+                      predictions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
+    """Accuracy on every held-out set, and the classifier's val loss.
+
+    Keys: val_accuracy, val_corrupted_accuracy, test_accuracy, test_corrupted_accuracy (NaN for an
+    empty set), val_loss. `predictions` (from held_out_predictions) saves computing them again.
+    """
+    predictions = predictions or held_out_predictions(model, sets, bf16, knn_k)
     record = {}
     for part, key in HELD_OUT.items():
-        images = getattr(sets, part)
-        record[key] = evaluator.accuracy(model, images.images, images.labels)
+        predicted, labels = predictions[part][0], getattr(sets, part).labels.cpu().numpy()
+        record[key] = float(np.mean(predicted == labels)) if len(labels) else float("nan")
     if model.kind == "classifier" and len(sets.val):
         record["val_loss"] = classifier_metrics(model, sets.val.images, sets.val.labels, bf16)["loss"]
     return record
@@ -144,18 +156,34 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: ProcessGroup, on_epoch=None) -> TrainingResult:
-    """Train one model; `on_epoch(history)` runs on the main process after every epoch."""
+def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: ProcessGroup, on_epoch=None,
+          resume_file: Path | None = None, fingerprint: dict[str, Any] | None = None) -> TrainingResult:
+    """Train one model; `on_epoch(history)` runs on the main process after every epoch.
+
+    With `resume_file`, the state after every epoch is saved there, and a state saved by a stopped run
+    with the same `fingerprint` is continued from (see resume.py)."""
     model = build_model(spec, config, group.device)
     net = DistributedDataParallel(model) if group.world_size > 1 else model
     if config.compile:
         net = torch.compile(net)  # the training step only; evaluation runs the eager `model`
-    runner = StepRunner(spec, config, net, build_optimizer(model, config), sets, group)
-    epoch_sets = capped_sets(sets, config.eval_max_images, config.seed)
+    optimizer = build_optimizer(model, config)
+    runner = StepRunner(spec, config, net, optimizer, sets, group)
+    epoch_sets = capped_sets(sets, config.eval_max_images, config.split_seed)
     train_labels = sets.train.labels.cpu().numpy()
     total_steps = config.epochs * len(epoch_batches(spec, config, train_labels, 0))
-    result, step = TrainingResult(model), 0
-    for epoch in range(config.epochs):
+    result, step, first_epoch = TrainingResult(model), 0, 0
+    saved = load_state(resume_file, fingerprint or {}) if resume_file is not None and config.resume else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        runner.generator.set_state(saved["generator"])
+        step, first_epoch = saved["step"], saved["epoch"]
+        result.history, result.train_seconds = list(saved["history"]), saved["train_seconds"]
+        result.resumed_after_epochs = [*saved["resumed_after_epochs"], first_epoch]
+        if group.is_main:
+            print(f"[train] {spec.name}: resuming after epoch {first_epoch}/{config.epochs} from {resume_file}",
+                  flush=True)
+    for epoch in range(first_epoch, config.epochs):
         batches = epoch_batches(spec, config, train_labels, epoch)
         _synchronize(group.device)
         started = time.perf_counter()
@@ -177,11 +205,18 @@ def train(spec: ModelSpec, config: TrainConfig, sets: TrainingSets, group: Proce
             "train_loss": group.mean(float(np.mean(losses))),
             "train_accuracy": group.mean(correct / seen) if spec.kind == "classifier" else float("nan"),
             "epoch_seconds": seconds,
-            "images_per_second": len(batches) * config.batch_size / seconds,
+            "images_per_second": sum(len(b) for b in batches) / seconds,
         }
         if group.is_main:
             record.update(evaluate_held_out(model, epoch_sets, config.bf16, config.knn_k))
             result.history.append(record)
+            if resume_file is not None:
+                save_state(resume_file, {
+                    "fingerprint": fingerprint or {}, "epoch": epoch + 1, "step": step,
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": runner.generator.get_state(), "history": result.history,
+                    "train_seconds": result.train_seconds, "resumed_after_epochs": result.resumed_after_epochs,
+                })
             if on_epoch:
                 on_epoch(result.history)
         group.barrier()
