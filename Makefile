@@ -123,7 +123,7 @@ report: requirements
 	$(PY) -m benchmark.report $(if $(RUN),--run $(RUN))
 
 cifar10c: requirements
-	$(PY) -m benchmark.cifar10c_folder
+	$(PY) -m robustcifar.corruptions.cifar10c_folder
 
 # The report's browser test needs Chromium (Debian's package; installed when missing).
 test-requirements:

@@ -13,31 +13,31 @@ from pathlib import Path
 from robustcifar.artifacts import imported_models
 from robustcifar.config import config_to_dict
 from robustcifar.corruptions import CorruptionError
-from robustcifar.datasets import DataSourceError, load_cifar10
+from robustcifar.datasets import DataSourceError, chosen_indices, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.paths import data_dir, reports_dir
 from robustcifar.profiles import parse_profiled_config
 from robustcifar.provenance import run_record, write_json
 
-from .accuracy import AccuracyRow, accuracy_rows, measure_accuracy
-from .api_key import inference_key
-from .calibration_summary import (
+from .accuracy.calibration_summary import (
     CalibrationRow,
     ReliabilityRow,
     calibration_rows,
     model_calibration,
     reliability_rows,
 )
-from .client import EndpointUnreachable, PredictionClient
+from .accuracy.client import EndpointUnreachable, PredictionClient
+from .accuracy.measure import AccuracyRow, accuracy_rows, measure_accuracy
+from .accuracy.summary import format_table, summarise
+from .accuracy.testsets import check_pairing, iter_cells
+from .api_key import inference_key
 from .config import PRESETS, BenchmarkConfig
-from .latency import LatencyRow, measure_latency
-from .load_test import LoadTestError, require_loopback
-from .onnx_baseline import BaselineError
+from .load.latency import LatencyRow, measure_latency
+from .load.load_test import LoadTestError, require_loopback
+from .load.onnx_baseline import BaselineError
 from .provenance import model_provenance
 from .rows_csv import write_rows_csv
-from .summary import format_table, summarise
-from .testsets import check_pairing, chosen_indices, iter_cells
 
 
 def default_cifar10c(config: BenchmarkConfig) -> Path | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 
-from .summary import BASELINE_MODEL
+from .accuracy.summary import BASELINE_MODEL
 
 
 @dataclass

@@ -96,7 +96,7 @@ class OnnxModel:
 
 
 # How a serving worker opens its model (its thread count and environment: worker_settings.py); every
-# baseline that a served figure is divided by opens it the same way (benchmark/onnx_baseline.py).
+# baseline that a served figure is divided by opens it the same way (benchmark/load/onnx_baseline.py).
 def worker_session(path: Path, threads: int, providers: list[str] | None = None) -> OnnxModel:
     """The session a worker opens: `threads` intra-op threads that do not spin when idle."""
     return OnnxModel(path, threads=threads, providers=providers, spin=False)

@@ -1,6 +1,6 @@
 """How a serving worker runs: the batch size, its onnxruntime threads and its environment. Light
 on purpose (no onnxruntime import): serve/config.py and the health check read it. Every baseline
-that a served figure is divided by runs the model the same way (benchmark/onnx_baseline.py, with
+that a served figure is divided by runs the model the same way (benchmark/load/onnx_baseline.py, with
 onnx_model.worker_session)."""
 
 from __future__ import annotations

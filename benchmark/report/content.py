@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..summary import BASELINE_MODEL
+from ..accuracy.summary import BASELINE_MODEL
 from . import tables
 from .run_data import RunData
 from .tables import Table

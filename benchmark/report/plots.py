@@ -16,9 +16,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from robustcifar.model_specs import MODEL_NAMES
 
-from ..families import FAMILIES
-from ..latency import LatencyRow
-from ..outcomes import CLEAN
+from ..accuracy.families import FAMILIES
+from ..accuracy.outcomes import CLEAN
+from ..load.latency import LatencyRow
 
 DPI = 110
 

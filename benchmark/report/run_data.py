@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..latency import LatencyRow, read_latency_rows
+from ..load.latency import LatencyRow, read_latency_rows
 
 
 class RunFolderError(RuntimeError):

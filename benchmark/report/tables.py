@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS
 
-from ..families import family_of
-from ..latency import LatencyRow
+from ..accuracy.families import family_of
+from ..load.latency import LatencyRow
 from .training_outputs import TrainingOutputs
 
 

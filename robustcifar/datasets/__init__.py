@@ -10,6 +10,7 @@ from .split import (
     balanced_subset,
     balanced_train_val_split,
     capped_balanced_indices,
+    chosen_indices,
     training_selection,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "balanced_subset",
     "balanced_train_val_split",
     "capped_balanced_indices",
+    "chosen_indices",
     "load_cifar10",
     "resolve_source",
     "training_selection",

@@ -52,3 +52,9 @@ def training_selection(
     train_idx, val_idx = balanced_train_val_split(labels, train_fraction, seed)
     train_idx = train_idx[capped_balanced_indices(np.asarray(labels)[train_idx], max_train_images, seed)]
     return train_idx, val_idx
+
+
+def chosen_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """All images (per_class <= 0), or a fixed class-balanced `per_class` of each class: the test
+    images a benchmark cell holds (and a CIFAR-10-C folder of some test images was made from)."""
+    return np.arange(len(labels)) if per_class <= 0 else balanced_subset(labels, per_class, seed)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.accuracy import AccuracyRow, accuracy_rows
-from benchmark.latency import LatencyRow
-from benchmark.outcomes import CLEAN, Outcomes
+from benchmark.accuracy.measure import AccuracyRow, accuracy_rows
+from benchmark.accuracy.outcomes import CLEAN, Outcomes
+from benchmark.accuracy.summary import summarise
+from benchmark.load.latency import LatencyRow
 from benchmark.rows_csv import write_rows_csv
-from benchmark.summary import summarise
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 from robustcifar.model_specs import MODEL_NAMES

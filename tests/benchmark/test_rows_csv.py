@@ -1,8 +1,8 @@
 import csv
 from dataclasses import fields
 
-from benchmark.accuracy import AccuracyRow
-from benchmark.latency import LatencyRow, read_latency_rows
+from benchmark.accuracy.measure import AccuracyRow
+from benchmark.load.latency import LatencyRow, read_latency_rows
 from benchmark.rows_csv import write_rows_csv
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from fakeserving import free_ports, png, worker_environment, write_tiny_model
 
-from benchmark.http_load import Target, closed_loop
+from benchmark.load.http_load import Target, closed_loop
 from serve.archives import build_archive
 from serve.config import ServeConfig
 from serve.server import launch, stop, wait_until_ready

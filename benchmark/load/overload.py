@@ -1,4 +1,4 @@
-"""`python -m benchmark.overload`: does the service keep answering at capacity when far more load comes?
+"""`python -m benchmark.load.overload`: does the service keep answering at capacity when far more load comes?
 
 Run by hand against a running server (`make serve`), for one or more models, in one run each:
 
@@ -11,7 +11,7 @@ Run by hand against a running server (`make serve`), for one or more models, in 
    of its value in step 1.
 
 For each phase: answers/s, refusals/s (503), other failures, p50/p99 of answers and of refusals.
-The load generator (benchmark/http_load.py) runs on the same machine and only targets loopback;
+The load generator (benchmark/load/http_load.py) runs on the same machine and only targets loopback;
 by default it lowers its own priority (nice 19, its session's too: see robustcifar/priority.py), so that it takes only the CPU the server leaves,
 as clients on other machines would: an impolite client on the same 2 cores otherwise spends a core
 on its own refusals, which measures the client, not the server (`--nice 0` shows that case).

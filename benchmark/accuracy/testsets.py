@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from robustcifar.corruptions import CorruptionError, corrupt, open_cifar10c, read_source
-from robustcifar.datasets import CifarArrays, balanced_subset
+from robustcifar.datasets import CifarArrays, chosen_indices
 from robustcifar.errors import UsageError
 
 from .outcomes import CLEAN
@@ -37,11 +37,6 @@ class Cell:
     # Set when this (clean) cell holds more images than the corrupted cells: where their images
     # are among its own, so the same images can be paired across all cells.
     shared_positions: np.ndarray | None = None
-
-
-def chosen_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """All test images (per_class <= 0), or a fixed class-balanced subset."""
-    return np.arange(len(labels)) if per_class <= 0 else balanced_subset(labels, per_class, seed)
 
 
 def shared_positions(clean_idx: np.ndarray, idx: np.ndarray) -> np.ndarray | None:

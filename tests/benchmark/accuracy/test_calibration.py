@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.calibration import (
+from benchmark.accuracy.calibration import (
     bin_of,
     calibrate_cells,
     expected_calibration_error,

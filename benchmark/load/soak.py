@@ -2,11 +2,11 @@
 memory of the model's TorchServe workers over time; optionally one worker killed mid-run.
 
     make serve
-    .venv/bin/python -m benchmark.soak --model ce_clean --concurrency 16 --duration-s 600
-    .venv/bin/python -m benchmark.soak --duration-s 180 --kill-worker-at-s 60
+    .venv/bin/python -m benchmark.load.soak --model ce_clean --concurrency 16 --duration-s 600
+    .venv/bin/python -m benchmark.load.soak --duration-s 180 --kill-worker-at-s 60
 
 Run by hand (it takes as long as it is told). The load is the closed loop of
-benchmark/http_load.py, as for benchmark/serving_throughput.py. Every --sample-every-s it prints the requests answered, failures
+benchmark/load/http_load.py, as for benchmark/load/serving_throughput.py. Every --sample-every-s it prints the requests answered, failures
 and the workers' resident memory (read from /proc by the pids TorchServe's management API gives).
 
 With --kill-worker-at-s, one worker of the model gets SIGKILL at that time; TorchServe must start

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.statistics import (
+from benchmark.accuracy.statistics import (
     bootstrap_weights,
     mean_interval,
     percentile_interval,

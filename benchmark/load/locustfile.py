@@ -1,6 +1,6 @@
 """The Locust user of the latency benchmark: POST test images to one model's prediction endpoint.
 
-Run by benchmark/load_test.py as `python -m locust -f benchmark/locustfile.py --headless ...`
+Run by benchmark/load/load_test.py as `python -m locust -f benchmark/load/locustfile.py --headless ...`
 with two options of ours: --robustcifar-model (which endpoint) and --robustcifar-bodies (an .npz
 of PNG request bodies written by load_test.py). Users wait for each answer and send the next
 request at once (closed workload, no think time), so the number of users is the concurrency.
@@ -18,7 +18,7 @@ import os
 from locust import FastHttpUser, constant, events, task
 
 from benchmark.api_key import KEY_ENV
-from benchmark.request_bodies import read_bodies
+from benchmark.load.request_bodies import read_bodies
 
 _bodies: list[bytes] = []
 

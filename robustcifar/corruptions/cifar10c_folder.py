@@ -1,4 +1,4 @@
-"""`python -m benchmark.cifar10c_folder [--out DIR]`: our CIFAR-10-C for the CIFAR-10 test set.
+"""`python -m robustcifar.corruptions.cifar10c_folder [--out DIR]`: our CIFAR-10-C for the CIFAR-10 test set.
 
 Writes the released layout (19 `<name>.npy` files and `labels.npy`) into data/cifar10c, where
 `make benchmark` picks it up, and records in cifar10c.json what it was made from (the test set's
@@ -13,13 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robustcifar.config import parse_config
-from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, write_cifar10c
-from robustcifar.datasets import DataSourceError, load_cifar10
-from robustcifar.paths import data_dir
-from robustcifar.provenance import git_commit
-
-from .testsets import chosen_indices
+from ..config import parse_config
+from ..datasets import DataSourceError, chosen_indices, load_cifar10
+from ..paths import data_dir
+from ..provenance import git_commit
+from . import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, write_cifar10c
 
 
 @dataclass

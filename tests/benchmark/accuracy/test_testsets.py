@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from benchmark.accuracy.testsets import check_pairing, chosen_indices, iter_cells
 from benchmark.config import PRESETS, BenchmarkConfig
-from benchmark.testsets import check_pairing, chosen_indices, iter_cells
 from robustcifar.config import parse_config
 from robustcifar.datasets import CifarArrays
 
@@ -101,8 +101,8 @@ def test_the_official_release_pairs_only_with_the_test_set_in_its_order(tmp_path
 
 
 def test_an_unpaired_run_has_no_relative_ce():
-    from benchmark.outcomes import Outcomes
-    from benchmark.summary import summarise
+    from benchmark.accuracy.outcomes import Outcomes
+    from benchmark.accuracy.summary import summarise
 
     outcomes = Outcomes(["clean", "fog"], [0, 1], np.arange(4) % 10)
     rng = np.random.default_rng(0)

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.latency import latency_row
-from benchmark.load_test import StageResult
-from benchmark.onnx_baseline import BaselineResult, main, measure_model
+from benchmark.load.latency import latency_row
+from benchmark.load.load_test import StageResult
+from benchmark.load.onnx_baseline import BaselineResult, main, measure_model
 from robustcifar.gallery import Gallery
 
 

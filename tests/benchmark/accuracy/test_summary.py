@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from benchmark.outcomes import Outcomes
-from benchmark.summary import format_table, summarise
+from benchmark.accuracy.outcomes import Outcomes
+from benchmark.accuracy.summary import format_table, summarise
 
 
 def hand_outcomes() -> Outcomes:
@@ -169,8 +169,8 @@ def test_paired_difference_matches_a_hand_written_t_interval():
 
 
 def test_a_clean_cell_on_more_images_gives_the_clean_figures_and_keeps_the_grid_paired(tmp_path):
-    from benchmark.accuracy import accuracy_rows
-    from benchmark.outcomes import CleanCell
+    from benchmark.accuracy.measure import accuracy_rows
+    from benchmark.accuracy.outcomes import CleanCell
 
     rng = np.random.default_rng(5)
     n_all, shared = 1000, np.arange(0, 1000, 10)  # the corrupted cells hold every 10th clean image

@@ -1,6 +1,6 @@
 import numpy as np
 
-from benchmark.corruption_speed import main
+from robustcifar.corruptions.speed import main
 
 
 def test_times_every_severity_of_the_chosen_corruptions(capsys, tmp_path):

@@ -1,7 +1,7 @@
 """A light HTTP/1.1 load generator on asyncio: closed-loop clients and open-loop arrivals.
 
 The project's one load generator besides Locust (the user-facing load test of `make benchmark`):
-benchmark/serving_throughput.py, benchmark/soak.py and benchmark/overload.py all drive the server
+benchmark/load/serving_throughput.py, benchmark/load/soak.py and benchmark/load/overload.py all drive the server
 with it. Written for the overload benchmark, where thousands of requests a second must be sent from the
 same 2-core machine as the server: one event loop with raw keep-alive connections costs far less
 CPU per request than a thread per client (and answers are not parsed beyond their status line and

@@ -1,6 +1,6 @@
 """How long it takes to generate CIFAR-10-C: every corruption x severity over N images.
 
-    python -m benchmark.corruption_speed --images test_images.npy [--count 10000] [--device cpu|cuda]
+    python -m robustcifar.corruptions.speed --images test_images.npy [--count 10000] [--device cpu|cuda]
         [--threads T] [--names NAME ...]
 
 Without --images, N synthetic images are used (smooth random colour fields with edges and fine

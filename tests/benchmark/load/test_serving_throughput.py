@@ -1,4 +1,4 @@
-"""The load generator (benchmark/http_load.py) and the figures of benchmark/serving_throughput.py,
+"""The load generator (benchmark/load/http_load.py) and the figures of benchmark/load/serving_throughput.py,
 against a small local HTTP server (no TorchServe), and the baseline measured in a fresh process on
 a tiny model, at batch 1 and the server's batch size."""
 
@@ -14,7 +14,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from benchmark.http_load import (
+from benchmark.load.http_load import (
     ANSWER_WITHOUT_LABEL,
     NO_ANSWER,
     BackgroundLoad,
@@ -22,7 +22,7 @@ from benchmark.http_load import (
     Target,
     failure_summary,
 )
-from benchmark.serving_throughput import (
+from benchmark.load.serving_throughput import (
     LevelResult,
     batch_counters,
     mean_batch,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.corruption_error import (
+from benchmark.accuracy.corruption_error import (
     corruption_errors,
     mean_over_corruptions,
     relative_corruption_errors,

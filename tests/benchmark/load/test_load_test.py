@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.load_test import (
+from benchmark.load.load_test import (
     LoadTestError,
     read_failures,
     require_loopback,
@@ -9,7 +9,7 @@ from benchmark.load_test import (
     stage_result,
     write_image_bodies,
 )
-from benchmark.request_bodies import read_bodies
+from benchmark.load.request_bodies import read_bodies
 
 STATS = """Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,\
 Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%

@@ -1,13 +1,13 @@
 """Throughput and latency of a live prediction endpoint next to raw onnxruntime, in one run.
 
     make serve
-    .venv/bin/python -m benchmark.serving_throughput --model ce_clean
+    .venv/bin/python -m benchmark.load.serving_throughput --model ce_clean
 
-1. The baseline (benchmark/onnx_baseline.py, the same one `make benchmark` uses): raw onnxruntime
+1. The baseline (benchmark/load/onnx_baseline.py, the same one `make benchmark` uses): raw onnxruntime
    on the same model.onnx the server loaded, run exactly as a worker runs it (threads, no
    spinning, single-threaded BLAS, the kNN vote for embedders), at batch 1 and at the server's
    batch size (8), in a fresh process.
-2. The endpoint at concurrency 1, 4, 16, 64: closed-loop clients (benchmark/http_load.py, one
+2. The endpoint at concurrency 1, 4, 16, 64: closed-loop clients (benchmark/load/http_load.py, one
    keep-alive connection each, on one asyncio loop so that they take little of a small machine's
    CPU; its CPU time is measured and printed), each sending the next 32x32 PNG as soon as the
    previous answer arrived.

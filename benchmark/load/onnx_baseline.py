@@ -1,6 +1,6 @@
 """Raw onnxruntime in-process: the one baseline every served figure is compared with.
 
-`python -m benchmark.onnx_baseline --onnx model.onnx [--gallery gallery.npz --knn-k 10]` runs the
+`python -m benchmark.load.onnx_baseline --onnx model.onnx [--gallery gallery.npz --knn-k 10]` runs the
 exported network (and, for embedders, the same kNN vote the handler does) on random images for a
 few seconds per batch size, and prints one JSON line. No HTTP, no image decoding, no JSON: the
 ceiling that serving overheads are measured against.
@@ -9,8 +9,8 @@ It runs the model exactly as a serving worker does (robustcifar.onnx_model: work
 worker_environment): the same thread count, no spinning, single-threaded BLAS, and by default batch
 1 and the server's batch size (8), since the server never runs a larger batch. Each model is
 measured in a fresh subprocess (`measure_model`), so no thread pool of an earlier measurement
-competes with the one being timed. Used by the benchmark's latency part (benchmark/latency.py) and
-by benchmark/serving_throughput.py.
+competes with the one being timed. Used by the benchmark's latency part (benchmark/load/latency.py) and
+by benchmark/load/serving_throughput.py.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def measure(config: BaselineConfig) -> list[BaselineResult]:
 def measure_model(onnx: Path, gallery: Path | None, knn_k: int, batch_sizes: tuple[int, ...], seconds: float,
                   threads: int = 0) -> list[BaselineResult]:
     """Run `measure` in a fresh Python process and read its JSON line."""
-    command = [sys.executable, "-m", "benchmark.onnx_baseline", "--onnx", str(onnx), "--knn-k", str(knn_k),
+    command = [sys.executable, "-m", "benchmark.load.onnx_baseline", "--onnx", str(onnx), "--knn-k", str(knn_k),
                "--seconds", str(seconds), "--threads", str(threads), "--batch-sizes", *map(str, batch_sizes)]
     if gallery is not None:
         command += ["--gallery", str(gallery)]

@@ -22,7 +22,7 @@ import numpy as np
 from robustcifar.imaging import encode_png
 from robustcifar.paths import project_root
 
-from .api_key import KEY_ENV
+from ..api_key import KEY_ENV
 from .request_bodies import write_bodies
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -1,4 +1,4 @@
-"""The bookkeeping of benchmark/soak.py: snapshots, failures around a worker kill, memory growth."""
+"""The bookkeeping of benchmark/load/soak.py: snapshots, failures around a worker kill, memory growth."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from benchmark.http_load import Sample
-from benchmark.soak import (
+from benchmark.load.http_load import Sample
+from benchmark.load.soak import (
     KillRecord,
     Snapshot,
     Worker,

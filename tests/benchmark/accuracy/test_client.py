@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from benchmark.client import EndpointUnreachable, PredictionClient
+from benchmark.accuracy.client import EndpointUnreachable, PredictionClient
 
 
 def closed_port_url() -> str:
@@ -44,7 +44,7 @@ def test_a_connection_dropped_after_the_request_was_sent_is_not_retried(stub_ser
 
 def test_a_refused_connection_is_retried_then_given_up(monkeypatch):
     waits = []
-    monkeypatch.setattr("benchmark.client.time.sleep", waits.append)
+    monkeypatch.setattr("benchmark.accuracy.client.time.sleep", waits.append)
     prediction = PredictionClient(closed_port_url(), retries=2, backoff_s=0.5).predict("ce_clean", b"png")
     assert prediction.class_id is None and prediction.status == 0
     assert prediction.failure_kind == "ConnectionError"
@@ -74,7 +74,7 @@ def test_inference_key_is_read_from_the_key_file(tmp_path):
 
 
 def test_load_test_refuses_other_hosts_unless_named():
-    from benchmark.load_test import LoadTestError, require_loopback
+    from benchmark.load.load_test import LoadTestError, require_loopback
 
     require_loopback("http://127.0.0.1:8080")
     require_loopback("http://serve:8080", allowed_hosts=("serve",))

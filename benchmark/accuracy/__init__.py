@@ -1,0 +1,1 @@
+"""Accuracy of served models on clean and corrupted CIFAR-10 through HTTP, and its statistics."""
