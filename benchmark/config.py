@@ -6,15 +6,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
+from robustcifar.input_spec import InputSpecOptions
+from robustcifar.serving.client import ServerOptions
+from robustcifar.serving.protocols import PROTOCOLS
 
 from .accuracy.summary import BASELINE_MODEL
 
 
 @dataclass
-class BenchmarkConfig:
-    url: str = "http://127.0.0.1:8080"
-    key_file: Path | None = field(default=None, metadata={
-        "help": "TorchServe's key_file.json, for a server with token authorization: its inference key is sent"})
+class BenchmarkConfig(ServerOptions, InputSpecOptions):
+    """--url and --key-file name the server (ServerOptions). The inherited --layout, --dtype, --scale,
+    --mean, --std, --channels, --output declare the input of a v2 model that is not ours (as `make
+    import` takes them); they apply with --v2-output only."""
+
+    protocol: str = field(default="predictions", metadata={
+        "help": f"{' or '.join(PROTOCOLS)}: one image per /predictions request, or batches of --batch images per "
+                "Open Inference Protocol request"})
+    batch: int = field(default=64, metadata={"help": "images per v2 request (--protocol v2)"})
+    v2_input: str = field(default="pixels", metadata={
+        "help": "a v2 server that is not ours: the input tensor's name (with --v2-output)"})
+    v2_output: str = field(default="", metadata={
+        "help": "a v2 server that is not ours: the output holding each image's logits or probabilities (--output "
+                "says which); empty: ours, whose metadata says what it answers"})
+    resume: Path | None = field(default=None, metadata={
+        "help": "a run folder (reports/<run>) to continue: the cells it holds are not sent again"})
     load_test_hosts: tuple[str, ...] = field(default=(), metadata={
         "help": "host names besides loopback that the load test may target (only servers of your own, "
                 "e.g. the compose service 'serve')"})
@@ -36,8 +51,9 @@ class BenchmarkConfig:
                 "else corruptions are generated on the fly"})
     data: str = "auto"
     data_dir: Path | None = None
-    concurrency: int = field(default=16, metadata={
-        "help": "accuracy requests in flight: 16 keeps a second batch of 8 waiting while the server runs one"})
+    concurrency: int = field(default=0, metadata={
+        "help": "accuracy requests in flight (0: 16 for /predictions, which keeps a second batch of 8 waiting "
+                "while the server runs one; 2 for v2 batches)"})
     timeout: float = 30.0
     retries: int = field(default=3, metadata={"help": "retries of a request that could not connect (never of an answer)"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the mCE intervals"})
@@ -45,6 +61,8 @@ class BenchmarkConfig:
     # latency and throughput
     latency: bool = field(default=True, metadata={"help": "run the Locust load test and the onnxruntime baseline"})
     latency_models: str = field(default="all", metadata={"help": "'all' or comma-separated models to load-test"})
+    latency_protocols: tuple[str, ...] = field(default=("predictions", "v2"), metadata={
+        "help": "protocols the load test measures (v2 with --batch images per request)"})
     users: tuple[int, ...] = field(default=(1, 2, 4, 8, 16, 32), metadata={"help": "Locust concurrency levels"})
     stage_seconds: float = field(default=30.0, metadata={"help": "measured seconds per concurrency level"})
     baseline_seconds: float = field(default=10.0, metadata={"help": "seconds per batch size of the onnxruntime baseline"})
@@ -52,13 +70,18 @@ class BenchmarkConfig:
     out: Path | None = field(default=None, metadata={"help": "output folder (default reports/<timestamp>)"})
     progress: bool = True
 
+    def resolved_concurrency(self) -> int:
+        if self.concurrency > 0:
+            return self.concurrency
+        return 2 if self.protocol == "v2" else 16
+
 
 # quick: sized so that `make all` stays within 30 minutes on a 2-core CPU machine (accuracy ~5-6
 # min, latency ~2 min). The latency part load-tests one classifier and one embedder: the
 # *_corrupted twins run the same network and handler, so their latency is the same.
 PRESETS = {
     "quick": {"per_class": 10, "latency_models": "ce_clean,angular", "users": (1, 4, 16), "stage_seconds": 15.0,
-              "baseline_seconds": 3.0},
+              "baseline_seconds": 3.0, "latency_protocols": ("predictions",)},
     # study: the clean cell on all 10,000 test images, every corruption x severity on the same
     # class-balanced 300 of them, so that paired differences to ce_clean of about 3 points over the
     # 15 benchmark corruptions are resolved.

@@ -80,8 +80,8 @@ case "$ACTION" in
     key)
         id=$(serve_container)
         [ -n "$id" ] || { echo "compose.sh: serve is not running (docker/compose.sh up)" >&2; exit 1; }
-        docker exec "$id" python -c \
-            "import json; print(json.load(open('/home/app/state/key_file.json'))['inference']['key'])" ;;
+        # the key file is read by its one reader, robustcifar/serving/auth.py
+        docker exec "$id" python -m robustcifar.serving.auth /home/app/state/key_file.json inference ;;
     down)
         "${RUN[@]}" --profile benchmark --profile train down "$@" ;;
     config)

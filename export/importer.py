@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from robustcifar.artifacts import INPUT_NAME, ModelArtifacts, ModelMeta, sha256_
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.datasets import balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
+from robustcifar.input_spec import InputSpec, InputSpecError, InputSpecOptions, parse_spec
 from robustcifar.model_specs import MODEL_NAMES
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit
@@ -60,17 +60,9 @@ class ModelImportError(UsageError):
 
 
 @dataclass
-class ImportConfig:
+class ImportConfig(InputSpecOptions):
     onnx: Path | None = field(default=None, metadata={"help": "the ONNX file of a CIFAR-10 classifier"})
     name: str = field(default="", metadata={"help": "the name it is served under (lowercase, digits, _ and -)"})
-    layout: str = field(default="NCHW", metadata={"help": "NCHW or NHWC: the model's input layout"})
-    dtype: str = field(default="float32", metadata={"help": "float32 or uint8: the model's input type"})
-    scale: str = field(default="", metadata={
-        "help": "multiplies the 0-255 pixels first, e.g. 1/255 (default: 1/255 for float32, 1 for uint8)"})
-    mean: str = field(default="0,0,0", metadata={"help": "per-channel mean subtracted after scaling: m,m,m"})
-    std: str = field(default="1,1,1", metadata={"help": "per-channel std divided by after the mean: s,s,s"})
-    channels: str = field(default="RGB", metadata={"help": "RGB or BGR: the channel order the model expects"})
-    output: str = field(default="logits", metadata={"help": "logits or probabilities: what the model outputs"})
     class_names: str = field(default="", metadata={
         "help": "the model's classes in its output order, comma-separated (default CIFAR-10's order)"})
     input_name: str = field(default="", metadata={"help": "the graph input to feed (default: its only input)"})
@@ -84,70 +76,11 @@ class ImportConfig:
     data_dir: Path | None = None
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """How the user's model wants its input and what it answers: the parsed, validated options."""
-
-    layout: str
-    dtype: str
-    scale: float
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    channels: str
-    output: str
-
-    def describe(self) -> str:
-        return (f"--layout {self.layout} --dtype {self.dtype} --scale {self.scale:.6g} --mean "
-                f"{','.join(f'{m:g}' for m in self.mean)} --std {','.join(f'{s:g}' for s in self.std)} "
-                f"--channels {self.channels} --output {self.output}")
-
-    def preprocess(self, pixels: np.ndarray) -> np.ndarray:
-        """The same preprocessing in numpy: what the wrapped graph is checked against."""
-        x = pixels[..., ::-1] if self.channels == "BGR" else pixels
-        if self.dtype == "float32":
-            x = ((x.astype(np.float32) * np.float32(self.scale) - np.array(self.mean, np.float32))
-                 / np.array(self.std, np.float32))
-        if self.layout == "NCHW":
-            x = x.transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(x)
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    upper = {a.upper(): a for a in allowed}
-    if value.upper() not in upper:
-        raise ModelImportError(f"--{option} must be one of {', '.join(allowed)}, got {value!r}")
-    return upper[value.upper()]
-
-
-def _number(text: str, option: str) -> float:
+def import_spec(config: ImportConfig) -> InputSpec:
     try:
-        value = float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise ModelImportError(f"--{option}: {text!r} is not a number (a fraction such as 1/255 is fine)") from None
-    return value
-
-
-def _triple(text: str, option: str) -> tuple[float, float, float]:
-    parts = [p for p in text.split(",") if p.strip()]
-    if len(parts) == 1:
-        parts = parts * 3
-    if len(parts) != 3:
-        raise ModelImportError(f"--{option} takes one value per channel, r,g,b (got {text!r})")
-    return tuple(_number(p, option) for p in parts)  # type: ignore[return-value]
-
-
-def parse_spec(config: ImportConfig) -> InputSpec:
-    dtype = _choice(config.dtype, ("float32", "uint8"), "dtype")
-    scale = _number(config.scale, "scale") if config.scale.strip() else (1 / 255 if dtype == "float32" else 1.0)
-    mean, std = _triple(config.mean, "mean"), _triple(config.std, "std")
-    if any(s == 0 for s in std):
-        raise ModelImportError("--std must not be 0")
-    if dtype == "uint8" and (scale != 1.0 or mean != (0.0, 0.0, 0.0) or std != (1.0, 1.0, 1.0)):
-        raise ModelImportError("a uint8 input takes the pixels as they are: --scale, --mean and --std apply to "
-                               "float32 inputs only")
-    return InputSpec(_choice(config.layout, ("NCHW", "NHWC"), "layout"), dtype, scale, mean, std,
-                     _choice(config.channels, ("RGB", "BGR"), "channels"),
-                     _choice(config.output, ("logits", "probabilities"), "output"))
+        return parse_spec(config)
+    except InputSpecError as exc:
+        raise ModelImportError(str(exc)) from None
 
 
 def class_order(text: str) -> list[int]:
@@ -401,7 +334,7 @@ def import_model(config: ImportConfig, images: np.ndarray | None = None, labels:
                  data_source_kind: str = "") -> ImportReport:
     """Check and wrap the model, and write artifacts/NAME/model.onnx and meta.json. `images` and
     `labels` are the check's clean test images; they are loaded from config.data when not given."""
-    spec, order = parse_spec(config), class_order(config.class_names)
+    spec, order = import_spec(config), class_order(config.class_names)
     artifacts = ModelArtifacts.for_model(config.name, config.artifacts)
     check_name(config.name, artifacts, config.force)
     user = load_user_model(config.onnx)

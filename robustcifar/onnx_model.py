@@ -100,9 +100,3 @@ class OnnxModel:
 def worker_session(path: Path, threads: int, providers: list[str] | None = None) -> OnnxModel:
     """The session a worker opens: `threads` intra-op threads that do not spin when idle."""
     return OnnxModel(path, threads=threads, providers=providers, spin=False)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)

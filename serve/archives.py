@@ -25,6 +25,8 @@ class ArchiveError(RuntimeError):
 
 
 def model_config(config: ServeConfig) -> dict:
+    if config.max_batch_images < 1:
+        raise ArchiveError(f"--max-batch-images must be at least 1 (got {config.max_batch_images})")
     if config.batch_size < 1 or config.max_batch_delay_ms < 1:
         # TorchServe silently replaces a maxBatchDelay of 0 with 100 ms.
         raise ArchiveError(f"batch size and batch delay must be at least 1 (got {config.batch_size} and "
@@ -35,6 +37,8 @@ def model_config(config: ServeConfig) -> dict:
         "batchSize": config.batch_size,
         "maxBatchDelay": config.max_batch_delay_ms,
         "responseTimeout": config.response_timeout_s,
+        # read by our handler (context.model_yaml_config)
+        "robustcifar": {"max_batch_images": config.max_batch_images},
     }
 
 

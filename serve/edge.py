@@ -4,9 +4,12 @@ Why it exists: TorchServe's frontend parses any body sent as application/x-www-f
 (what `curl --data-binary @cat.png` sends by default) as an HTML form, and answers binary
 images with a 500 before our handler sees them. TorchServe 0.12 is archived, so the fix lives
 here: the edge relabels such bodies as application/octet-stream. It also
-  - exposes only GET /ping and POST or PUT /predictions/<model>[/<version>]: TorchServe would hand
-    a DELETE or GET of a prediction URL to the handler as an empty request, and serves more
-    (/api-description, /invocations, KServe paths) than this service documents;
+  - exposes only GET /ping, POST or PUT /predictions/<model>[/<version>], and the Open Inference
+    Protocol v2's REST paths (GET /v2, /v2/health/live, /v2/health/ready, /v2/models/<model>[/versions/<v>]
+    and its /ready, POST .../infer), each of a model's routed to /predictions/<model> with the
+    operation named in a header for the handler (robustcifar/serving/v2_model.py): TorchServe would
+    hand a DELETE or GET of a prediction URL to the handler as an empty request, and serves more
+    (/api-description, /invocations, KServe v1 paths) than this service documents;
   - answers what it refuses itself (404, 405, 413, malformed requests, TorchServe down) with the
     same JSON `{"error", "detail"}` body as the handler's 400s;
   - keeps TorchServe's own inference port on loopback;
@@ -24,7 +27,12 @@ import os
 import shutil
 from pathlib import Path
 
+from robustcifar.serving.v2_model import OP_HEADER, VERSION_HEADER
+
 from .config import LOOPBACK, ServeConfig
+
+SERVER_NAME = "robustcifar"
+V2_MODEL = r"^/v2/models/(?<v2model>[^/]+)(?:/versions/(?<v2version>[^/]+))?"
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
@@ -43,6 +51,10 @@ def _json_error(status: int, error: str, detail: str) -> str:
     return f"return {status} '{body}';"
 
 
+def v2_server_metadata() -> str:
+    return json.dumps({"name": SERVER_NAME, "version": "1", "extensions": ["binary_tensor_data"]})
+
+
 def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     temp = state_dir / "nginx"
     logs = state_dir / "logs"
@@ -50,7 +62,8 @@ def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     # nginx only honours `user` when started as root; then its workers keep our identity.
     user_line = "user root;" if os.geteuid() == 0 else ""
     too_large = _json_error(413, "request_too_large", f"the body exceeds {config.max_request_mb:g} MiB")
-    not_found = _json_error(404, "not_found", "this service answers GET /ping and POST or PUT /predictions/<model>")
+    not_found = _json_error(404, "not_found", "this service answers GET /ping, POST or PUT /predictions/<model>, "
+                                              "and the Open Inference Protocol's /v2 paths")
     not_allowed = _json_error(405, "method_not_allowed", "predictions take POST or PUT with the image as the body")
     bad_request = _json_error(400, "bad_request", "the HTTP request is malformed")
     unavailable = _json_error(503, "backend_unavailable", "the model server is not answering; try again shortly")
@@ -60,6 +73,17 @@ def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     # limit_conn counts the requests being processed per key; an empty key (no model) is not counted.
     admission_zone = "limit_conn_zone $admission_model zone=per_model:1m;" if limit > 0 else ""
     admission = f"limit_conn per_model {limit};" if limit > 0 else ""
+    v2_not_found = _json_error(404, "not_found", "no model of that name (and version) is served here")
+    v2_not_allowed = _json_error(405, "method_not_allowed", "v2 metadata and readiness take GET, infer takes POST")
+    v2_worker_failed = _json_error(507, "worker_failed", "the model's worker stopped while answering; retry")
+    # In a v2 model location: TorchServe's own errors (unknown model, full queue, a dead worker) are
+    # answered in the protocol's {"error": ...} form; the handler's 400s (with their detail) pass.
+    # (A location's error_page replaces the server's, so all of them are repeated.)
+    v2_errors = ("proxy_intercept_errors on; error_page 404 = @v2_not_found; error_page 405 = @v2_method_not_allowed; "
+                 "error_page 413 = @too_large; error_page 502 504 = @unavailable; error_page 503 = @overloaded; "
+                 "error_page 507 = @v2_worker_failed;")
+    server_metadata, model_path = v2_server_metadata(), V2_MODEL
+    op_header, version_header = OP_HEADER, VERSION_HEADER
     return f"""# Rendered by serve/edge.py; edit ServeConfig, not this file.
 {user_line}
 worker_processes 1;
@@ -88,6 +112,7 @@ http {{
     }}
     map $uri $admission_model {{
         "~^/predictions/(?<model>[^/]+)" $model;
+        "~^/v2/models/(?<infermodel>[^/]+)(/versions/[^/]+)?/infer$" $infermodel;
         default "";
     }}
     {admission_zone}
@@ -121,11 +146,81 @@ http {{
             {admission}
             proxy_set_header Connection "";
             proxy_set_header Content-Type $backend_content_type;
+            proxy_set_header {op_header} "";
             proxy_pass http://torchserve;
+        }}
+        # The Open Inference Protocol v2 (REST). A model's paths go to its worker as POST
+        # /predictions/<model>, with the operation and the path's version in headers.
+        location = /v2 {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            return 200 '{server_metadata}';
+        }}
+        location = /v2/health/live {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+            proxy_pass http://torchserve/ping;
+        }}
+        location = /v2/health/ready {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+            proxy_pass http://torchserve/ping;
+        }}
+        location ~ "{model_path}/infer$" {{
+            if ($request_method != POST) {{
+                return 405;
+            }}
+            {admission}
+            proxy_set_header Connection "";
+            proxy_set_header Content-Type $backend_content_type;
+            {v2_errors}
+            proxy_set_header {op_header} infer;
+            proxy_set_header {version_header} $v2version;
+            proxy_pass http://torchserve/predictions/$v2model;
+        }}
+        location ~ "{model_path}/ready$" {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            {v2_errors}
+            proxy_method POST;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+            proxy_set_header {op_header} ready;
+            proxy_set_header {version_header} $v2version;
+            proxy_pass http://torchserve/predictions/$v2model;
+        }}
+        location ~ "{model_path}$" {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            {v2_errors}
+            proxy_method POST;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+            proxy_set_header {op_header} metadata;
+            proxy_set_header {version_header} $v2version;
+            proxy_pass http://torchserve/predictions/$v2model;
         }}
         location / {{
             return 404;
         }}
+        location @v2_not_found {{ {v2_not_found} }}
+        location @v2_method_not_allowed {{ {v2_not_allowed} }}
+        location @v2_worker_failed {{ {v2_worker_failed} }}
         location @bad_request {{ {bad_request} }}
         location @not_found {{ {not_found} }}
         location @method_not_allowed {{

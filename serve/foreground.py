@@ -48,6 +48,7 @@ from robustcifar.onnx_model import (
     ProviderUnavailable,
     providers_from_environment,
 )
+from robustcifar.serving.auth import key_file
 
 from .config import ServeConfig
 from .server import (
@@ -228,7 +229,7 @@ def _watch_readiness(config: ForegroundConfig, models: list[str], supervisor: Su
         except ServerError as exc:
             supervisor.request_stop(str(exc).splitlines()[0], failed=True)
             return
-        auth = f"token authorization on, keys in {config.resolved_state_dir() / 'key_file.json'}" \
+        auth = f"token authorization on, keys in {key_file(config.resolved_state_dir())}" \
             if config.token_auth else "token authorization OFF"
         print(f"[serve] all {len(models)} models answer at {config.public_url()}"
               f"/predictions/<model> ({auth})", flush=True)

@@ -2,8 +2,11 @@
 
 TorchServe copies this file into each model archive; everything else it needs comes from the
 `robustcifar` package installed next to TorchServe, and from the archive (model.onnx, meta.json,
-gallery.npz). Requests that TorchServe batched together are decoded one by one (a bad one gets
-its own 4xx answer and does not affect the others) and run through the network as one batch.
+gallery.npz). It answers both protocols the edge routes to it: /predictions (one image per
+request) and the Open Inference Protocol v2 (metadata, readiness, and infer with N images per
+request; the edge names the operation in a header). Requests that TorchServe batched together are
+decoded one by one (a bad one gets its own 4xx answer and does not affect the others), and all
+their images run through the network as one batch: one onnxruntime call.
 
 A failure of our own code (not of the input) answers every request of the batch with a JSON 500
 and is logged once, on one line, with the request ids: TorchServe's default would log a full
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import traceback
+from http import HTTPStatus
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +29,13 @@ from robustcifar.artifacts import ModelMeta, sha256_file
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import MAX_PIXELS, ImageInputError, preprocess_image_bytes
 from robustcifar.onnx_model import providers_from_environment, worker_session
-from robustcifar.predictions import classifier_answers, embedder_answers, error_body
+from robustcifar.predictions import classifier_batch, embedder_batch, error_body, json_answers
+from robustcifar.serving.v2 import HEADER_LENGTH, JSON_TYPE, V2Error
+from robustcifar.serving.v2 import error_body as v2_error_body
+from robustcifar.serving.v2_model import DEFAULT_MAX_BATCH, OP_HEADER, VERSION_HEADER, V2Model
 from robustcifar.worker_settings import THREADS_ENV
 
 logger = logging.getLogger(__name__)
-JSON = "application/json"
 # Multipart field names accepted for the image; "data" is the documented one.
 IMAGE_FIELDS = ("data", "file", "image")
 # Custom Prometheus counters (declared in serve/metrics.yaml): their ratio is the mean batch size.
@@ -53,6 +59,31 @@ def request_image_bytes(row: dict) -> bytes:
     raise ImageInputError("missing_image", f"send the image as the request body or a multipart field 'data' (got fields: {fields})")
 
 
+def request_body(row: dict) -> bytes:
+    """The raw body of a v2 request (JSON, or JSON and binary tensors)."""
+    value = row.get("body", row.get("data")) if row else None
+    if isinstance(value, str):
+        return value.encode()
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else b""
+
+
+def request_header(context, idx: int, name: str) -> str | None:
+    """A request header, whatever case the frontend kept it in."""
+    if context is None:
+        return None
+    wanted = name.lower()
+    for key, value in (context.get_all_request_header(idx) or {}).items():
+        if key.lower() == wanted:
+            return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+    return None
+
+
+def max_batch_images(context) -> int:
+    """The v2 batch limit, from the archive's model-config.yaml (serve/archives.py writes it)."""
+    settings = (getattr(context, "model_yaml_config", None) or {}).get("robustcifar") or {}
+    return int(settings.get("max_batch_images", DEFAULT_MAX_BATCH))
+
+
 class RobustCifarHandler:
     def __init__(self) -> None:
         self.initialized = False
@@ -71,18 +102,21 @@ class RobustCifarHandler:
         self.gallery = Gallery.load(model_dir / "gallery.npz") if self.meta.kind == "embedder" else None
         # every answer names the exact model file that made it, so a benchmark records what answered
         self.model_sha256 = sha256_file(model_dir / "model.onnx")
+        self.v2 = V2Model(self.meta.name, self.meta.kind, self.meta.class_names, self.model_sha256,
+                          self.meta.embedding_dim, self.meta.knn_k, max_batch_images(context))
         self.initialized = True
         logger.info("loaded %s (%s), onnxruntime threads=%d", self.meta.name, self.meta.kind, threads)
 
-    def _answers(self, pixels: np.ndarray) -> list[dict]:
+    def _run(self, pixels: np.ndarray):
         outputs = self.model.run(pixels)
         if self.gallery is None:
-            answers = classifier_answers(self.meta.name, outputs, self.meta.class_names)
-        else:
-            answers = embedder_answers(self.meta.name, outputs, self.gallery, self.meta.knn_k, self.meta.class_names)
-        for answer in answers:
-            answer["model_sha256"] = self.model_sha256
-        return answers
+            return classifier_batch(outputs)
+        return embedder_batch(outputs, self.gallery, self.meta.knn_k, len(self.meta.class_names))
+
+    def _predictions_answer(self, batch) -> str:
+        (answer,) = json_answers(self.meta.name, batch, self.meta.class_names)
+        answer["model_sha256"] = self.model_sha256
+        return json.dumps(answer)
 
     def _reject(self, context, idx: int, exc: ImageInputError) -> str:
         request_id = context.get_request_id(idx) if context else None
@@ -91,7 +125,14 @@ class RobustCifarHandler:
             context.set_response_status(exc.status, exc.error, idx)
         return json.dumps(error_body(exc.error, exc.detail))
 
-    def _fail(self, context, indices: list[int], exc: Exception) -> list[str]:
+    def _reject_v2(self, context, idx: int, exc: V2Error) -> bytes:
+        request_id = context.get_request_id(idx) if context else None
+        logger.warning("v2 request %s rejected (%d): %s", request_id, exc.status, exc.message)
+        if context is not None:
+            context.set_response_status(exc.status, HTTPStatus(exc.status).phrase, idx)
+        return v2_error_body(exc.message)
+
+    def _fail(self, context, indices: list[int], exc: Exception, v2: set[int] = frozenset()) -> list[str | bytes]:
         """A failure of ours, not of the input: a 500 for each request in `indices`, logged once."""
         request_ids = [context.get_request_id(idx) if context else None for idx in indices]
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
@@ -104,7 +145,7 @@ class RobustCifarHandler:
             if context is not None:
                 context.set_response_status(500, "internal_error", idx)
             detail = f"the model failed on this request (request id {request_id}); the server log has the cause"
-            answers.append(json.dumps(error_body("internal_error", detail)))
+            answers.append(v2_error_body(detail) if idx in v2 else json.dumps(error_body("internal_error", detail)))
         return answers
 
     def _count_batch(self, context, images: int) -> None:
@@ -113,28 +154,61 @@ class RobustCifarHandler:
             metrics.add_counter(BATCHES_METRIC, 1, dimensions=[])
             metrics.add_counter(BATCHED_IMAGES_METRIC, images, dimensions=[])
 
-    def handle(self, data: list[dict], context) -> list[str]:
-        results: list[str | None] = [None] * len(data)
-        accepted, pixels = [], []
+    def handle(self, data: list[dict], context) -> list[str | bytes]:
+        results: list[str | bytes | None] = [None] * len(data)
+        content_types = [JSON_TYPE] * len(data)
+        extra_headers: list[dict[str, str]] = [{} for _ in data]
+        work, chunks, v2 = [], [], set()  # (request index, its InferJob or None for /predictions)
         for idx, row in enumerate(data):
+            operation = request_header(context, idx, OP_HEADER)
             try:
-                pixels.append(preprocess_image_bytes(request_image_bytes(row)))
-                accepted.append(idx)
+                if not operation:
+                    chunks.append(preprocess_image_bytes(request_image_bytes(row))[None])
+                    work.append((idx, None))
+                    continue
+                v2.add(idx)
+                self.v2.check_version(request_header(context, idx, VERSION_HEADER))
+                if operation == "metadata":
+                    results[idx] = self.v2.metadata_body()
+                elif operation == "ready":
+                    results[idx] = b""
+                elif operation == "infer":
+                    job = self.v2.parse(request_body(row), request_header(context, idx, HEADER_LENGTH))
+                    chunks.append(job.pixels)
+                    work.append((idx, job))
+                else:
+                    raise V2Error(f"unknown operation {operation!r}", 404)
             except ImageInputError as exc:
                 results[idx] = self._reject(context, idx, exc)
+            except V2Error as exc:
+                results[idx] = self._reject_v2(context, idx, exc)
             except Exception as exc:  # noqa: BLE001 - a decoder bug must not take the batch down
-                results[idx] = self._fail(context, [idx], exc)[0]
-        if pixels:
+                results[idx] = self._fail(context, [idx], exc, v2)[0]
+        if chunks:
             try:
-                answers = [json.dumps(answer) for answer in self._answers(np.stack(pixels))]
-                self._count_batch(context, len(pixels))
+                batch = self._run(np.concatenate(chunks))
+                self._count_batch(context, len(batch))
+                start, answers = 0, []
+                for idx, job in work:
+                    size = 1 if job is None else len(job.pixels)
+                    rows, start = batch.rows(start, start + size), start + size
+                    if job is None:
+                        answers.append((idx, self._predictions_answer(rows), {}))
+                    else:
+                        body, headers = self.v2.answer(job, rows)
+                        answers.append((idx, body, headers))
             except Exception as exc:  # noqa: BLE001 - answered as 500s, logged once
-                answers = self._fail(context, accepted, exc)
-            for idx, answer in zip(accepted, answers):
+                indices = [idx for idx, _ in work]
+                answers = [(idx, answer, {}) for idx, answer in zip(indices, self._fail(context, indices, exc, v2))]
+            for idx, answer, headers in answers:
                 results[idx] = answer
+                content_types[idx] = headers.pop("Content-Type", JSON_TYPE)
+                extra_headers[idx] = headers
         if context is not None:
             for idx in range(len(data)):
-                context.set_response_content_type(idx, JSON)
+                context.set_response_content_type(idx, content_types[idx])
+                for key, value in extra_headers[idx].items():
+                    context.set_response_header(idx, key, value)
         return results
 
 

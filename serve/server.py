@@ -20,12 +20,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import requests
 
 from robustcifar.artifacts import model_store_dir
-from robustcifar.imaging import encode_png
 from robustcifar.priority import lower_priority
+from robustcifar.serving.auth import auth_headers, key_file, read_keys
+from robustcifar.serving.client import ManagementClient
+from robustcifar.serving.protocols import PREDICTIONS, probe_pixels
 from robustcifar.worker_settings import worker_environment
 
 from .archives import archive_identity
@@ -237,11 +238,6 @@ def torchserve_command(config: ServeConfig, files: ServerFiles, store: Path, mod
     return command if config.token_auth else command + ["--disable-token-auth"]
 
 
-def probe_image() -> bytes:
-    """The PNG that readiness checks send: a real prediction, not merely /ping."""
-    return encode_png(np.full((32, 32, 3), 128, dtype=np.uint8))
-
-
 def check_ports_free(config: ServeConfig) -> None:
     busy = [f"{config.host}:{config.inference_port}"] if port_in_use(config.host, config.inference_port) else []
     busy += [f"{LOOPBACK}:{p}" for p in config.loopback_ports() if port_in_use(LOOPBACK, p)]
@@ -294,34 +290,19 @@ def launch(config: ServeConfig, models: list[str]) -> dict[str, int]:
 
 def api_tokens(files: ServerFiles) -> dict[str, str]:
     """TorchServe's generated keys (key_file.json in its working folder) when token auth is on."""
+    path = key_file(files.state_dir)
+    return read_keys(path) if path.is_file() else {}
+
+
+def _answers(config: ServeConfig, name: str, token: str | None) -> bool:
+    """Whether the model answers a real prediction through the edge."""
+    body, headers = PREDICTIONS.request(probe_pixels())
     try:
-        keys = json.loads((files.state_dir / "key_file.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return {api: keys[api]["key"] for api in ("management", "inference") if api in keys}
-
-
-def _headers(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def _workers_ready(config: ServeConfig, name: str, token: str | None) -> bool:
-    try:
-        response = requests.get(f"{config.internal_url(config.management_port)}/models/{name}", timeout=5,
-                                headers=_headers(token))
-        workers = response.json()[0].get("workers", []) if response.ok else []
-    except (requests.RequestException, ValueError, IndexError, KeyError):
+        response = requests.post(f"{config.public_url()}{PREDICTIONS.path(name)}", data=body, timeout=30,
+                                 headers={**headers, **auth_headers(token)})
+    except requests.RequestException:
         return False
-    return bool(workers) and all(w.get("status") == "READY" for w in workers)
-
-
-def _answers(config: ServeConfig, name: str, probe: bytes, token: str | None) -> bool:
-    try:
-        response = requests.post(f"{config.public_url()}/predictions/{name}", data=probe,
-                                 timeout=30, headers=_headers(token))
-        return response.status_code == 200 and "label" in response.json()
-    except (requests.RequestException, ValueError):
-        return False
+    return PREDICTIONS.is_valid(response.status_code, response.content)
 
 
 def load_failures(files: ServerFiles, name: str, since: int) -> int:
@@ -344,7 +325,6 @@ def wait_until_ready(config: ServeConfig, models: list[str], report=print, log_s
     if log_since is None:
         record = ServerRecord.load(files.pids)
         log_since = record.log_since if record else files.ts_log_size()
-    probe = probe_image()
     deadline = time.monotonic() + config.startup_timeout
     pending = list(models)
     while pending:
@@ -359,9 +339,8 @@ def wait_until_ready(config: ServeConfig, models: list[str], report=print, log_s
             raise ServerError(f"{', '.join(pending)} not ready after {config.startup_timeout:.0f} s\n{log_tail(files)}")
         tokens = api_tokens(files)
         for name in list(pending):
-            if _workers_ready(config, name, tokens.get("management")) and _answers(
-                config, name, probe, tokens.get("inference")
-            ):
+            management = ManagementClient(config.management_url(), tokens.get("management"))
+            if management.ready(name) and _answers(config, name, tokens.get("inference")):
                 pending.remove(name)
                 report(f"[serve] {name} is ready")
         time.sleep(0.5)

@@ -7,9 +7,9 @@ resumes each run after its last finished epoch and skips the runs already finish
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
-import signal
 import sys
 
 import torch
@@ -18,19 +18,12 @@ from robustcifar.datasets import DataSourceError, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.model_specs import RunName, parse_int_list, resolve_model_names
 from robustcifar.profiles import parse_profiled_config
+from robustcifar.stopping import exit_code, signal_name, sigterm_as_stop
 
 from .config import PRESETS, TrainConfig
 from .distributed import start_process_group, stop_process_group
 from .resume import data_digest
 from .run import train_one
-
-
-class Stopped(Exception):
-    """SIGTERM, turned into an exception so that the run ends like a Ctrl-C: with a message, not a traceback."""
-
-
-def _raise_stopped(signum, frame) -> None:
-    raise Stopped(signal.Signals(signum).name)
 
 
 def _print_summary(name: str, metrics: dict) -> None:
@@ -67,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if group.is_main:
         print(f"[train] {profile_reason}; device {group.device}, {group.world_size} process(es); "
               f"{len(runs)} run(s): {', '.join(str(r) for r, _ in runs)}", flush=True)
-    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     current = None
+    stack = contextlib.ExitStack()
+    stack.enter_context(sigterm_as_stop())
     try:
         data = load_cifar10(config.data, config.data_dir)
         digest = data_digest(data)
@@ -80,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DataSourceError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, Stopped) as exc:
-        print(f"\n[train] stopped ({exc or 'SIGINT'}) during {current}: the same command resumes it after its last "
+    except KeyboardInterrupt as exc:
+        print(f"\n[train] stopped ({signal_name(exc)}) during {current}: the same command resumes it after its last "
               "finished epoch", file=sys.stderr, flush=True)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+        return exit_code(exc)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -91,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
               "it after its last finished epoch", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        stack.close()
         stop_process_group(group)
     return 0
 

@@ -9,11 +9,12 @@ import numpy as np
 from tqdm import tqdm
 
 from robustcifar.errors import UsageError
-from robustcifar.imaging import encode_png
 
-from .client import Prediction, PredictionClient
-from .outcomes import CLEAN, CleanCell, Outcomes
+from .cell_store import CellRecord, CellStore, assemble
+from .client import EndpointUnreachable, Prediction, PredictionClient
+from .outcomes import CLEAN, Outcomes
 from .statistics import wilson_interval
+from .testsets import CellPlan, TestCells
 
 
 @dataclass
@@ -31,59 +32,53 @@ class AccuracyRow:
     ci95_high: float
 
 
-def measure_accuracy(client: PredictionClient, models: list[str], cells, total_images: int,
-                     show_progress: bool = True, paired: bool = True) -> Outcomes:
-    """Send every cell's images to every model; a failed request counts as a wrong answer.
+def measure_cell(client: PredictionClient, models: list[str], plan: CellPlan, images: np.ndarray,
+                 progress=None) -> CellRecord:
+    """Send one cell's images to every model; a failed request counts as a wrong answer."""
+    record = CellRecord(plan.corruption, plan.severity, np.asarray(plan.labels), np.asarray(plan.test_index),
+                        plan.shared_positions)
+    labels = np.asarray(plan.labels)
+    for model in models:
+        if progress is not None:
+            progress.set_postfix(cell=f"{plan.corruption}/{plan.severity}", model=model)
+        predictions = client.predict(model, images)
+        if predictions and all(p.status == 0 for p in predictions):
+            # nothing answered at all: the server is gone, and this cell is not a measurement
+            raise EndpointUnreachable(f"no request of {plan.corruption}/{plan.severity} to {model} was answered "
+                                      f"({predictions[0].error}): is the server still running?")
+        if progress is not None:
+            progress.update(len(images))
+        predicted = np.array([-1 if p.class_id is None else p.class_id for p in predictions], dtype=np.int16)
+        record.correct[model], record.failed[model] = predicted == labels, predicted == -1
+        record.predicted[model] = predicted
+        record.confidence[model], record.true_probability[model] = answer_calibration(predictions, labels)
+        record.statuses[model] = dict(Counter(p.failure_kind for p in predictions if p.class_id is None))
+        record.answered_by[model] = dict(Counter(p.model_sha256 or "unknown" for p in predictions
+                                                 if p.class_id is not None))
+    return record
 
-    `total_images` is the number of images in all cells together (for the progress bar).
-    """
-    outcomes: Outcomes | None = None
-    correct: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    failed: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    confidence: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    true_probability: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    statuses: dict[str, Counter] = {m: Counter() for m in models}
-    answered_by: dict[str, Counter] = {m: Counter() for m in models}
-    with tqdm(total=total_images * len(models), desc="accuracy requests", unit="req",
-              disable=not show_progress) as progress:
-        for cell in cells:
-            shared = cell.shared_positions
-            if outcomes is None:
-                labels = np.asarray(cell.labels)
-                outcomes = Outcomes([], [], labels if shared is None else labels[shared])
-                if shared is not None:
-                    outcomes.clean_all = CleanCell(labels)
-            outcomes.corruptions.append(cell.corruption)
-            outcomes.severities.append(cell.severity)
-            bodies = [encode_png(image) for image in cell.images]
-            for model in models:
-                progress.set_postfix(cell=f"{cell.corruption}/{cell.severity}", model=model)
-                predictions = client.predict_many(model, bodies, progress=False)
-                progress.update(len(bodies))
-                predicted = np.array([-1 if p.class_id is None else p.class_id for p in predictions])
-                right, no_answer = predicted == np.asarray(cell.labels), predicted == -1
-                sure, given = answer_calibration(predictions, np.asarray(cell.labels))
-                if shared is not None:
-                    clean = outcomes.clean_all
-                    clean.correct[model], clean.failed[model] = right, no_answer
-                    clean.confidence[model], clean.true_probability[model] = sure, given
-                    right, no_answer, sure, given = right[shared], no_answer[shared], sure[shared], given[shared]
-                correct[model].append(right)
-                failed[model].append(no_answer)
-                confidence[model].append(sure)
-                true_probability[model].append(given)
-                statuses[model].update(p.failure_kind for p in predictions if p.class_id is None)
-                answered_by[model].update(p.model_sha256 or "unknown" for p in predictions if p.class_id is not None)
-    if outcomes is None:
+
+def measure_accuracy(client: PredictionClient, models: list[str], cells: TestCells, show_progress: bool = True,
+                     store: CellStore | None = None) -> Outcomes:
+    """Every cell for every model, in plan order. With a `store`, each cell is saved as soon as it is
+    measured, and cells it already holds (from a stopped run) are read back instead of sent."""
+    if not cells.plan:
         raise UsageError("no test cells to measure")
-    outcomes.correct = {m: np.stack(correct[m]) for m in models}
-    outcomes.failed = {m: np.stack(failed[m]) for m in models}
-    outcomes.confidence = {m: np.stack(confidence[m]) for m in models}
-    outcomes.true_probability = {m: np.stack(true_probability[m]) for m in models}
-    outcomes.failures_by_status = {m: dict(statuses[m]) for m in models}
-    outcomes.answered_by = {m: dict(answered_by[m]) for m in models}
-    outcomes.paired = paired
-    return outcomes
+    saved = {plan.key: store.load(*plan.key) if store else None for plan in cells.plan}
+    for key, record in saved.items():
+        if record is not None and set(record.models) != set(models):
+            saved[key] = None  # measured for other models: measured again
+    to_send = sum(plan.size for plan in cells.plan if saved[plan.key] is None) * len(models)
+    records = []
+    with tqdm(total=to_send, desc="accuracy (images sent)", unit="img", disable=not show_progress) as progress:
+        for plan in cells.plan:
+            record = saved[plan.key]
+            if record is None:
+                record = measure_cell(client, models, plan, cells.images(plan), progress)
+                if store is not None:
+                    store.save(record)
+            records.append(record)
+    return assemble(records, cells.pairing.paired)
 
 
 def answer_calibration(predictions: list[Prediction], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,8 @@ class CleanCell:
     failed: dict[str, np.ndarray] = field(default_factory=dict)  # model -> bool (N,)
     confidence: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (N,), NaN: none
     true_probability: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (N,)
+    predicted: dict[str, np.ndarray] = field(default_factory=dict)  # model -> int16 (N,), -1: no answer
+    test_index: np.ndarray | None = None  # (N,) each image's index in the test set
 
     @property
     def n_images(self) -> int:
@@ -48,6 +50,8 @@ class Outcomes:
     true_probability: dict[str, np.ndarray] = field(default_factory=dict)  # model -> float32 (cells, n)
     answered_by: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {served sha256: answers}
     paired: bool = True  # the corrupted cells hold the clean cell's images (see testsets.check_pairing)
+    predicted: dict[str, np.ndarray] = field(default_factory=dict)  # model -> int16 (cells, n), -1: no answer
+    test_index: np.ndarray | None = None  # (n,) each column's index in the test set (-1: unknown, unpaired)
 
     @property
     def models(self) -> list[str]:
@@ -78,6 +82,10 @@ class Outcomes:
             if model in self.confidence:
                 arrays[f"confidence_{i}"] = self.confidence[model]
                 arrays[f"true_probability_{i}"] = self.true_probability[model]
+            if model in self.predicted:
+                arrays[f"predicted_{i}"] = self.predicted[model]
+            if self.clean_all is not None and model in self.clean_all.predicted:
+                arrays[f"clean_all_predicted_{i}"] = self.clean_all.predicted[model]
             if self.clean_all is not None:
                 arrays[f"clean_all_correct_{i}"] = self.clean_all.correct[model]
                 arrays[f"clean_all_failed_{i}"] = self.clean_all.failed[model]
@@ -86,6 +94,10 @@ class Outcomes:
                     arrays[f"clean_all_true_probability_{i}"] = self.clean_all.true_probability[model]
         if self.clean_all is not None:
             arrays["clean_all_labels"] = self.clean_all.labels
+            if self.clean_all.test_index is not None:
+                arrays["clean_all_test_index"] = self.clean_all.test_index
+        if self.test_index is not None:
+            arrays["test_index"] = self.test_index
         np.savez_compressed(path, **arrays)
 
     @classmethod
@@ -102,11 +114,13 @@ class Outcomes:
             if "clean_all_labels" in f:
                 clean_all = CleanCell(f["clean_all_labels"], per_model("clean_all_correct", bool),
                                       per_model("clean_all_failed", bool), per_model("clean_all_confidence"),
-                                      per_model("clean_all_true_probability"))
+                                      per_model("clean_all_true_probability"), per_model("clean_all_predicted"),
+                                      f.get("clean_all_test_index", None))
             return cls([str(c) for c in f["corruptions"]], [int(s) for s in f["severities"]], f["labels"],
                        per_model("correct", bool), per_model("failed", bool), dict(failures_by_status or {}),
                        clean_all, per_model("confidence"), per_model("true_probability"),
-                       paired=bool(f["paired"]) if "paired" in f else True)
+                       paired=bool(f["paired"]) if "paired" in f else True, predicted=per_model("predicted"),
+                       test_index=f.get("test_index", None))
 
     def clean_calibration(self, model: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(confidence, true_probability) of `model` on every clean image measured, or None."""

@@ -37,6 +37,27 @@ class Cell:
     # Set when this (clean) cell holds more images than the corrupted cells: where their images
     # are among its own, so the same images can be paired across all cells.
     shared_positions: np.ndarray | None = None
+    test_index: np.ndarray | None = None  # (n,) each image's index in the test set; -1: unknown (unpaired)
+
+
+@dataclass
+class CellPlan:
+    """A cell before its images are made: what it holds, so a run can count and skip cells cheaply."""
+
+    corruption: str
+    severity: int
+    labels: np.ndarray
+    test_index: np.ndarray  # -1 where a folder's row cannot be traced to a test image
+    shared_positions: np.ndarray | None = None
+    rows: np.ndarray | None = None  # rows of a CIFAR-10-C folder's severity block
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.corruption, self.severity
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
 
 
 def shared_positions(clean_idx: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
@@ -97,26 +118,66 @@ def check_pairing(data: CifarArrays, cifar10c: Path | None) -> Pairing:
                           "labels, intervals are unpaired and there is no relative CE")
 
 
+def _matching_counts(clean_idx: np.ndarray, labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Sorted indices, among `clean_idx`, with as many images of each class as `wanted` has (the grid's
+    clean row for corrupted cells that cannot be paired: same size and class mix, other images)."""
+    counts = np.bincount(wanted, minlength=int(labels.max()) + 1)
+    chosen = [clean_idx[labels[clean_idx] == c][:count] for c, count in enumerate(counts)]
+    if any(len(c) < count for c, count in zip(chosen, counts)):
+        raise UsageError("the clean cell holds fewer images of a class than the CIFAR-10-C folder's cells: use "
+                         "--clean-per-class 0 (all test images)")
+    return np.sort(np.concatenate(chosen))
+
+
+class TestCells:
+    """The clean cell, then every corruption x severity: planned first (labels, test indices, sizes),
+    made one at a time (`images`), so a run can say what it will send and skip what it has."""
+
+    def __init__(self, data: CifarArrays, corruptions: list[str], severities: list[int], per_class: int, seed: int,
+                 cifar10c: Path | None = None, clean_per_class: int = -1, pairing: Pairing | None = None) -> None:
+        self.data, self.seed = data, seed
+        self.pairing = pairing or check_pairing(data, cifar10c)
+        self.reader = open_cifar10c(cifar10c) if cifar10c else None
+        labels = data.test_labels
+        idx = chosen_indices(labels, per_class, seed)
+        clean_idx = idx if clean_per_class < 0 else chosen_indices(labels, clean_per_class, seed)
+        rows, row_labels, row_index = None, labels[idx], idx
+        if self.reader is not None and self.pairing.paired:
+            rows = self.pairing.rows_of(idx)  # each row with its own clean original
+        elif self.reader is not None:
+            count = min(self.reader.images_per_severity(name) for name in corruptions) if corruptions else 0
+            folder_labels = np.asarray(self.reader.labels[:count], dtype=np.int64)
+            rows = chosen_indices(folder_labels, per_class, seed)
+            row_labels, row_index = folder_labels[rows], np.full(len(rows), -1, np.int64)
+            # the grid's clean row: as many clean images of each class as the folder's cells hold
+            idx = _matching_counts(clean_idx, labels, row_labels) if len(rows) else idx[:0]
+            if clean_per_class < 0:
+                clean_idx = idx
+        self.plan = [CellPlan(CLEAN, 0, labels[clean_idx], clean_idx, shared_positions(clean_idx, idx))]
+        self.plan += [CellPlan(name, severity, row_labels, row_index, rows=rows)
+                      for name in corruptions for severity in severities]
+
+    @property
+    def total_images(self) -> int:
+        return sum(cell.size for cell in self.plan)
+
+    def images(self, cell: CellPlan) -> np.ndarray:
+        if cell.corruption == CLEAN:
+            return self.data.test_images[cell.test_index]
+        if self.reader is not None:
+            return self.reader.images(cell.corruption, cell.severity)[cell.rows]
+        return corrupt(self.data.test_images[cell.test_index], cell.corruption, cell.severity, seed=self.seed)
+
+    def cell(self, plan: CellPlan) -> Cell:
+        return Cell(plan.corruption, plan.severity, self.images(plan), plan.labels, plan.shared_positions,
+                    plan.test_index)
+
+    def __iter__(self) -> Iterator[Cell]:
+        return (self.cell(plan) for plan in self.plan)
+
+
 def iter_cells(data: CifarArrays, corruptions: list[str], severities: list[int], per_class: int, seed: int,
                cifar10c: Path | None = None, clean_per_class: int = -1,
                pairing: Pairing | None = None) -> Iterator[Cell]:
     """The clean cell, then every corruption x severity; `pairing` from check_pairing (checked here when not given)."""
-    pairing = pairing or check_pairing(data, cifar10c)
-    idx = chosen_indices(data.test_labels, per_class, seed)
-    clean_idx = idx if clean_per_class < 0 else chosen_indices(data.test_labels, clean_per_class, seed)
-    yield Cell(CLEAN, 0, data.test_images[clean_idx], data.test_labels[clean_idx], shared_positions(clean_idx, idx))
-    reader = open_cifar10c(cifar10c) if cifar10c else None
-    if reader is not None and pairing.paired:
-        rows, row_labels = pairing.rows_of(idx), data.test_labels[idx]  # each row with its own clean original
-    elif reader is not None:
-        count = min(reader.images_per_severity(name) for name in corruptions) if corruptions else 0
-        folder_labels = np.asarray(reader.labels[:count], dtype=np.int64)
-        rows = chosen_indices(folder_labels, per_class, seed)
-        row_labels = folder_labels[rows]
-    for name in corruptions:
-        for severity in severities:
-            if reader is not None:
-                yield Cell(name, severity, reader.images(name, severity)[rows], row_labels)
-            else:
-                images = corrupt(data.test_images[idx], name, severity, seed=seed)
-                yield Cell(name, severity, images, data.test_labels[idx])
+    return iter(TestCells(data, corruptions, severities, per_class, seed, cifar10c, clean_per_class, pairing))

@@ -25,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from robustcifar.serving.auth import auth_headers
+
 NO_ANSWER = 0
 ANSWER_WITHOUT_LABEL = -1  # a 200 whose body lacks the expected marker (not a prediction)
 
@@ -41,19 +43,28 @@ class Target:
     """Where the requests go, and the request bytes, built once."""
 
     def __init__(self, url: str, body: bytes, token: str | None = None, timeout_s: float = 30.0,
-                 expect: bytes | None = None) -> None:
-        """`expect`: bytes every 200 answer must contain (b'"label"' for a prediction), else the
-        sample's status is ANSWER_WITHOUT_LABEL."""
+                 headers: dict[str, str] | None = None, valid=None) -> None:
+        """`headers`: the body's own (Content-Type: image/png by default); `valid(status, body, headers)`:
+        whether a 200 answer is what was asked for (a prediction), else the sample's status is
+        ANSWER_WITHOUT_LABEL."""
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         path = parts.path or "/"
-        headers = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Content-Type: image/png",
-                   f"Content-Length: {len(body)}"]
-        if token:
-            headers.append(f"Authorization: Bearer {token}")
-        self.request = ("\r\n".join(headers) + "\r\n\r\n").encode() + body
+        fields = {"Content-Type": "image/png", **(headers or {}), **auth_headers(token),
+                  "Host": f"{self.host}:{self.port}", "Content-Length": str(len(body))}
+        lines = [f"POST {path} HTTP/1.1", *(f"{k}: {v}" for k, v in fields.items())]
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         self.timeout_s = timeout_s
-        self.expect = expect
+        self.valid = valid
+
+    @classmethod
+    def prediction(cls, base_url: str, model: str, protocol, images, token: str | None = None,
+                   timeout_s: float = 30.0) -> Target:
+        """A request for `model` in `protocol` (robustcifar.serving.protocols) carrying `images`, whose
+        answers count only when the protocol says they are predictions."""
+        body, headers = protocol.request(images)
+        return cls(f"{base_url.rstrip('/')}{protocol.path(model)}", body, token, timeout_s, headers,
+                   valid=protocol.is_valid)
 
 
 class Connection:
@@ -87,7 +98,7 @@ class Connection:
                     break
         else:
             body = await self.reader.readexactly(int(headers.get("content-length", "0")))
-        if status == 200 and target.expect is not None and target.expect not in body:
+        if status == 200 and target.valid is not None and not target.valid(status, body, headers):
             status = ANSWER_WITHOUT_LABEL
         retry_after = headers.get("retry-after")
         keep = headers.get("connection", "").lower() != "close"

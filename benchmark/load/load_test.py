@@ -8,21 +8,18 @@ HTML report in the output folder; this module reads the aggregated line of the s
 from __future__ import annotations
 
 import csv
-import ipaddress
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 
-from robustcifar.imaging import encode_png
 from robustcifar.paths import project_root
+from robustcifar.serving.auth import KEY_ENV
+from robustcifar.serving.protocols import PREDICTIONS, describe
 
-from ..api_key import KEY_ENV
 from .request_bodies import write_bodies
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -55,22 +52,14 @@ class StageResult:
         return self.requests_per_s * self.mean_ms / 1000.0
 
 
-def require_loopback(url: str, allowed_hosts: tuple[str, ...] = ()) -> None:
-    """The load test only targets this machine, or hosts the user names as their own: refuse others."""
-    host = urlsplit(url).hostname or ""
-    if host in allowed_hosts:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror:
-        raise LoadTestError(f"cannot resolve the host of {url!r}") from None
-    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
-        raise LoadTestError(f"the load test only targets this machine (127.0.0.1); {url!r} is not a loopback URL")
-
-
-def write_image_bodies(images: np.ndarray, path: Path) -> Path:
-    """PNG-encode the request images once, into the file every Locust user reads."""
-    return write_bodies([encode_png(image) for image in images], path)
+def write_image_bodies(images: np.ndarray, path: Path, protocol=PREDICTIONS) -> Path:
+    """Encode the requests once, in `protocol` (one PNG each, or v2 batches), into the file every Locust
+    user reads."""
+    step = protocol.images_per_request
+    requests = [protocol.request(images[i:i + step]) for i in range(0, len(images) - step + 1, step)]
+    if not requests:
+        raise LoadTestError(f"{len(images)} images make no request of {step}")
+    return write_bodies([body for body, _ in requests], path, requests[0][1], describe(protocol))
 
 
 def locust_command(url: str, model: str, users: int, seconds: float, bodies: Path, prefix: Path) -> list[str]:
@@ -110,8 +99,8 @@ def stage_result(model: str, users: int, seconds: float, stats_csv: Path, failur
 
 
 def run_stage(url: str, model: str, users: int, seconds: float, bodies: Path, out_dir: Path,
-              token: str | None = None) -> StageResult:
-    prefix = out_dir / f"locust_{model}_u{users}"
+              token: str | None = None, label: str = "") -> StageResult:
+    prefix = out_dir / f"locust_{model}{f'_{label}' if label else ''}_u{users}"
     command = locust_command(url, model, users, seconds, bodies, prefix)
     env = {**os.environ, KEY_ENV: token} if token else None
     try:

@@ -1,4 +1,5 @@
-"""The Locust user of the latency benchmark: POST test images to one model's prediction endpoint.
+"""The Locust user of the latency benchmark: POST test images to one model's prediction endpoint, in
+the protocol the bodies file was written for (/predictions, or v2 batches).
 
 Run by benchmark/load/load_test.py as `python -m locust -f benchmark/load/locustfile.py --headless ...`
 with two options of ours: --robustcifar-model (which endpoint) and --robustcifar-bodies (an .npz
@@ -17,18 +18,20 @@ import os
 
 from locust import FastHttpUser, constant, events, task
 
-from benchmark.api_key import KEY_ENV
-from benchmark.load.request_bodies import read_bodies
+from benchmark.load.request_bodies import read_bodies, read_meta
+from robustcifar.serving.auth import KEY_ENV, auth_headers
+from robustcifar.serving.protocols import from_description
 
 _bodies: list[bytes] = []
+_meta: dict = {}
 
 
 @events.init_command_line_parser.add_listener
 def add_options(parser) -> None:
     parser.add_argument("--robustcifar-model", type=str, default="", include_in_web_ui=False,
-                        help="model name: requests go to /predictions/<model>")
+                        help="model name: requests go to its endpoint in the bodies' protocol")
     parser.add_argument("--robustcifar-bodies", type=str, default="", include_in_web_ui=False,
-                        help=".npz with 'blob' (uint8) and 'offsets': the PNG request bodies")
+                        help=".npz of request bodies, their headers and protocol (benchmark/load/request_bodies.py)")
 
 
 @events.init.add_listener
@@ -36,6 +39,7 @@ def load_bodies(environment, **_kwargs) -> None:
     options = environment.parsed_options
     if options is not None and options.robustcifar_bodies and not _bodies:
         _bodies.extend(read_bodies(options.robustcifar_bodies))
+        _meta.update(read_meta(options.robustcifar_bodies))
 
 
 class PredictionUser(FastHttpUser):
@@ -43,9 +47,9 @@ class PredictionUser(FastHttpUser):
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
-        self.path = f"/predictions/{options.robustcifar_model}"
-        key = os.environ.get(KEY_ENV)
-        self.headers = {"Content-Type": "image/png", **({"Authorization": f"Bearer {key}"} if key else {})}
+        self.protocol = from_description(_meta["protocol"])
+        self.path = self.protocol.path(options.robustcifar_model)
+        self.headers = {**_meta["headers"], **auth_headers(os.environ.get(KEY_ENV))}
         self.next_body = self.environment.runner.user_count if self.environment.runner else 0
 
     @task
@@ -54,6 +58,7 @@ class PredictionUser(FastHttpUser):
         self.next_body += 1
         with self.client.post(self.path, data=body, headers=self.headers, name=self.path,
                               catch_response=True) as response:
-            # FastHttpUser already marks non-2xx answers as failures; a 200 must also carry a class.
-            if response.status_code == 200 and b'"class_id"' not in (response.content or b""):
-                response.failure("answer without a class_id")
+            # FastHttpUser already marks non-2xx answers as failures; a 200 must also be a prediction.
+            if response.status_code == 200 and not self.protocol.is_valid(200, response.content or b"",
+                                                                           response.headers):
+                response.failure("answer that is not a prediction")

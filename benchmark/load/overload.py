@@ -30,14 +30,16 @@ from pathlib import Path
 import numpy as np
 
 from robustcifar.config import config_to_dict, parse_config
-from robustcifar.imaging import encode_png
+from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.priority import lower_priority
 from robustcifar.provenance import run_record, write_json
+from robustcifar.serving.hosts import require_loopback
 
-from .http_load import NO_ANSWER, Sample, Target, closed_loop, open_loop
-from .load_test import LoadTestError, require_loopback
-from .serving_throughput import busy_cores, cpu_counters
+from .http_load import NO_ANSWER, Sample, closed_loop, open_loop
+from .load_test import LoadTestError
+from .machine import busy_cores, cpu_counters
+from .targets import LoadOptions, prediction_target
 
 # Targets of the overload issue, on the 2-core machine with the load generator beside the server.
 OPEN_LOOP_SHARE = 0.90
@@ -50,8 +52,7 @@ RECOVERY_P50_TOLERANCE = 0.20
 
 
 @dataclass
-class OverloadConfig:
-    url: str = field(default="http://127.0.0.1:8080", metadata={"help": "the inference edge (loopback only)"})
+class OverloadConfig(LoadOptions):
     models: tuple[str, ...] = field(default=("ce_clean", "angular"), metadata={"help": "models to overload, in turn"})
     capacity_clients: int = 16
     reference_clients: int = 64
@@ -60,7 +61,6 @@ class OverloadConfig:
     phase_s: float = field(default=20.0, metadata={"help": "seconds per overload phase"})
     capacity_s: float = field(default=15.0, metadata={"help": "seconds of the capacity and reference phases"})
     recovery_s: float = field(default=10.0, metadata={"help": "seconds of the recovery phase"})
-    token: str | None = field(default=None, metadata={"help": "inference API token when token auth is on"})
     nice: int = field(default=19, metadata={"help": "niceness added to this load generator's process (0: none)"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/overload.json)"})
 
@@ -157,9 +157,9 @@ def verdicts(capacity: float, reference_p99: float, phases: dict[str, Phase], re
     return lines
 
 
-def overload_model(config: OverloadConfig, model: str, body: bytes) -> dict:
+def overload_model(config: OverloadConfig, model: str) -> dict:
     url = f"{config.url.rstrip('/')}/predictions/{model}"
-    target = Target(url, body, config.token)
+    target = prediction_target(config, model)
     first = asyncio.run(closed_loop(target, 1, 0.5, polite=True))
     if not first or first[0].status != 200:
         status = first[0].status if first else NO_ANSWER
@@ -196,9 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_loopback(config.url)
         lower_priority(config.nice)
-        body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-        results = [overload_model(config, model, body) for model in config.models]
-    except LoadTestError as exc:
+        results = [overload_model(config, model) for model in config.models]
+    except (LoadTestError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = config.out or reports_dir() / "overload.json"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import os
 import re
 import sys
 import time
@@ -35,9 +34,11 @@ import numpy as np
 
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import config_to_dict, parse_config
-from robustcifar.imaging import encode_png
+from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
+from robustcifar.serving.config import ServeConfig
+from robustcifar.serving.hosts import require_loopback
 from robustcifar.worker_settings import worker_threads
 
 from .http_load import (
@@ -49,16 +50,17 @@ from .http_load import (
     failure_summary,
     one_request,
 )
+from .machine import busy_cores, cpu_counters
 from .onnx_baseline import BASELINE_BATCH_SIZES, measure_model
+from .targets import LoadOptions, prediction_target, protocol_for
 
 TARGET_THROUGHPUT_SHARE = 0.80
 TARGET_LATENCY_GAP_MS = 5.0
 
 
 @dataclass
-class ThroughputConfig:
-    url: str = field(default="http://127.0.0.1:8080", metadata={"help": "the inference edge"})
-    metrics_url: str = field(default="http://127.0.0.1:8082", metadata={
+class ThroughputConfig(LoadOptions):
+    metrics_url: str = field(default_factory=lambda: ServeConfig().metrics_url(), metadata={
         "help": "TorchServe's metrics port, read for the mean batch size ('' to skip)"})
     model: str = "ce_clean"
     artifacts: Path | None = None
@@ -66,7 +68,6 @@ class ThroughputConfig:
     duration_s: float = field(default=15.0, metadata={"help": "measured seconds per level"})
     warmup_s: float = field(default=3.0, metadata={"help": "unmeasured seconds before each level"})
     ort_threads: int = field(default=0, metadata={"help": "the workers' onnxruntime threads (0: one per core, the server's default)"})
-    token: str | None = field(default=None, metadata={"help": "inference API token when token auth is on"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/serving_throughput.json)"})
 
 
@@ -84,18 +85,6 @@ class LevelResult:
     machine_busy: float | None = None  # busy cores of the whole machine meanwhile (others' work shows here)
 
 
-def cpu_counters() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total * (os.cpu_count() or 1) if total > 0 else float("nan")
-
-
 def window_result(level: int, samples: list[Sample], begin: float, end: float) -> LevelResult:
     """Throughput of the requests answered inside [begin, end], latency of those sent inside it."""
     answered = [s for s in samples if begin <= s.started + s.latency_s <= end and s.status == 200]
@@ -105,9 +94,9 @@ def window_result(level: int, samples: list[Sample], begin: float, end: float) -
     return LevelResult(level, len(answered) / (end - begin), p50, p95, p99, len(sent), failed)
 
 
-def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, duration_s: float,
-                     token: str | None = None) -> tuple[LevelResult, dict[int, int]]:
-    load = BackgroundLoad(Target(url, body, token, timeout_s=60.0, expect=b'"label"'), concurrency)
+def measure_endpoint(target: Target, concurrency: int, warmup_s: float,
+                     duration_s: float) -> tuple[LevelResult, dict[int, int]]:
+    load = BackgroundLoad(target, concurrency)
     load.start()
     time.sleep(warmup_s)
     begin, cpu_begin, machine_begin = time.perf_counter(), time.process_time(), cpu_counters()
@@ -120,12 +109,13 @@ def measure_endpoint(url: str, body: bytes, concurrency: int, warmup_s: float, d
     return result, failure_summary([s for s in load.samples if begin <= s.started <= end])
 
 
-def measure_raw(artifacts: ModelArtifacts, threads: int, seconds: float) -> dict[int, LevelResult]:
-    """The baseline at batch 1 and the server's batch size, as LevelResults (level = batch size)."""
+def measure_raw(artifacts: ModelArtifacts, threads: int, seconds: float,
+                batch_sizes: tuple[int, ...] = BASELINE_BATCH_SIZES) -> dict[int, LevelResult]:
+    """The baseline at batch 1 and the server's batch size (and a v2 request's), as LevelResults (level = batch size)."""
     meta = ModelMeta.load(artifacts.meta) if artifacts.meta.is_file() else None
     embedder = meta is not None and meta.kind == "embedder"
     results = measure_model(artifacts.onnx, artifacts.gallery if embedder else None,
-                            (meta.knn_k or 10) if embedder else 10, BASELINE_BATCH_SIZES, seconds, threads)
+                            (meta.knn_k or 10) if embedder else 10, batch_sizes, seconds, threads)
     return {r.batch_size: LevelResult(r.batch_size, r.images_per_s, r.p50_ms, r.p95_ms, r.p99_ms, r.calls)
             for r in results}
 
@@ -172,9 +162,16 @@ def format_rows(title: str, unit: str, rows: list[LevelResult]) -> str:
     return "\n".join(lines)
 
 
+def v2_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult], images: int) -> list[str]:
+    """Images/s through v2 requests of `images` each, as a share of raw onnxruntime at that batch size."""
+    return [f"endpoint at concurrency {level}, {images} images per request / raw at batch {images}: "
+            f"{result.per_second * images:.1f} / {raw[images].per_second:.1f} img/s = "
+            f"{result.per_second * images / raw[images].per_second:.0%}" for level, result in endpoint.items()]
+
+
 def target_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult]) -> list[str]:
     lines = []
-    full = max(raw)  # the server's batch size
+    full = max(BASELINE_BATCH_SIZES)  # the server's batch size
     if 16 in endpoint:
         share = endpoint[16].per_second / raw[full].per_second
         verdict = "met" if share >= TARGET_THROUGHPUT_SHARE else "NOT met"
@@ -188,10 +185,10 @@ def target_lines(raw: dict[int, LevelResult], endpoint: dict[int, LevelResult]) 
     return lines
 
 
-def check_endpoint(url: str, body: bytes, token: str | None) -> None:
-    sample = asyncio.run(one_request(Target(url, body, token, expect=b'"label"')))
+def check_endpoint(target: Target, url: str) -> None:
+    sample = asyncio.run(one_request(target))
     if sample.status != 200:
-        raise SystemExit(f"error: {url} did not answer a prediction (status {sample.status}); "
+        raise UsageError(f"{url} did not answer a prediction (status {sample.status}); "
                          "start the server with `make serve`, or pass --url / --model")
 
 
@@ -199,13 +196,15 @@ def run(config: ThroughputConfig) -> dict:
     started = time.time()
     artifacts = ModelArtifacts.for_model(config.model, config.artifacts)
     if not artifacts.onnx.is_file():
-        raise SystemExit(f"error: {artifacts.onnx} does not exist; run `make export` first")
+        raise UsageError(f"{artifacts.onnx} does not exist; run `make export` first")
     threads = worker_threads(config.ort_threads)
-    url = f"{config.url.rstrip('/')}/predictions/{config.model}"
-    body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    check_endpoint(url, body, config.token)
+    require_loopback(config.url)
+    protocol = protocol_for(config, config.model)
+    target = prediction_target(config, config.model, protocol=protocol)
+    url, images = f"{config.url.rstrip('/')}{protocol.path(config.model)}", protocol.images_per_request
+    check_endpoint(target, url)
 
-    raw = measure_raw(artifacts, threads, config.duration_s)
+    raw = measure_raw(artifacts, threads, config.duration_s, tuple(sorted({*BASELINE_BATCH_SIZES, images})))
     for batch, result in raw.items():
         print(f"[throughput] raw onnxruntime as a worker runs it, batch {batch:>2}: {result.per_second:7.1f} img/s, "
               f"p50 {result.p50_ms:.2f} ms per call", flush=True)
@@ -213,17 +212,18 @@ def run(config: ThroughputConfig) -> dict:
     for concurrency in config.levels:
         before = batch_counters(config.metrics_url, config.model)
         endpoint[concurrency], failures[concurrency] = measure_endpoint(
-            url, body, concurrency, config.warmup_s, config.duration_s, config.token)
+            target, concurrency, config.warmup_s, config.duration_s)
         endpoint[concurrency].mean_batch = mean_batch(before, batch_counters(config.metrics_url, config.model))
-        print(f"[throughput] endpoint, concurrency {concurrency:>2}: {endpoint[concurrency].per_second:7.1f} req/s, "
-              f"p50 {endpoint[concurrency].p50_ms:.2f} ms", flush=True)
+        print(f"[throughput] endpoint, concurrency {concurrency:>2}: {endpoint[concurrency].per_second:7.1f} req/s "
+              f"({endpoint[concurrency].per_second * images:.1f} img/s), p50 {endpoint[concurrency].p50_ms:.2f} ms",
+              flush=True)
 
     print()
     print(format_rows(f"raw onnxruntime, {config.model}, as a worker runs it: {threads} threads, no spinning, "
                       "single-threaded BLAS (level = batch size)", "img/s", list(raw.values())))
-    print(format_rows(f"endpoint {url} (level = concurrent clients; batch = mean batch the server ran)",
-                      "req/s", list(endpoint.values())))
-    targets = target_lines(raw, endpoint)
+    print(format_rows(f"endpoint {url}, {images} image(s) per request (level = concurrent clients; batch = mean "
+                      "images per model call)", "req/s", list(endpoint.values())))
+    targets = target_lines(raw, endpoint) if images == 1 else v2_lines(raw, endpoint, images)
     print("\n".join(targets))
     if any(failures.values()):
         print(f"failed requests by status ({NO_ANSWER}: no answer, {ANSWER_WITHOUT_LABEL}: 200 without a label): "
@@ -231,7 +231,8 @@ def run(config: ThroughputConfig) -> dict:
     report = {
         "model": config.model,
         "onnxruntime_threads": threads,
-        "body_bytes": len(body),
+        "protocol": config.protocol,
+        "images_per_request": images,
         "raw_onnxruntime": [asdict(r) for r in raw.values()],
         "endpoint": [asdict(r) for r in endpoint.values()],
         "failures": {str(k): v for k, v in failures.items()},
@@ -246,7 +247,11 @@ def run(config: ThroughputConfig) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    run(parse_config(ThroughputConfig, argv, __doc__))
+    try:
+        run(parse_config(ThroughputConfig, argv, __doc__))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

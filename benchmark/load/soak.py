@@ -21,33 +21,31 @@ reports/soak.json.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from robustcifar.config import config_to_dict, parse_config
-from robustcifar.imaging import encode_png
+from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
+from robustcifar.serving.client import ManagementClient
+from robustcifar.serving.hosts import require_loopback
 
-from .http_load import BackgroundLoad, Sample, Target, failure_summary
+from .http_load import BackgroundLoad, Sample, failure_summary
+from .targets import LoadOptions, prediction_target
 
 RECOVERY_GRACE_S = 5.0
 SETTLE_AFTER_RESTART_S = 30.0
 
 
 @dataclass
-class SoakConfig:
-    url: str = field(default="http://127.0.0.1:8080", metadata={"help": "the inference edge"})
-    management_url: str = field(default="http://127.0.0.1:8081", metadata={"help": "TorchServe's management API"})
+class SoakConfig(LoadOptions):
     model: str = "ce_clean"
     concurrency: int = 16
     duration_s: float = 600.0
@@ -56,8 +54,6 @@ class SoakConfig:
         "help": "SIGKILL one worker of the model this many seconds in (default: no kill)"})
     max_growth_mb: float = field(default=20.0, metadata={
         "help": "most the workers' memory may grow over the second half of the run"})
-    token: str | None = field(default=None, metadata={"help": "inference API token when token auth is on"})
-    management_token: str | None = None
     out: Path | None = field(default=None, metadata={"help": "JSON summary (default reports/soak.json)"})
 
 
@@ -97,21 +93,10 @@ def resident_mb(pid: int) -> float | None:
     return None
 
 
-def model_workers(management_url: str, model: str, token: str | None = None) -> list[Worker]:
+def model_workers(management: ManagementClient, model: str) -> list[Worker]:
     """The model's workers as the management API describes them; [] when it does not answer."""
-    parts = urlsplit(management_url)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
-        connection.request("GET", f"/models/{model}", headers=headers)
-        response = connection.getresponse()
-        described = json.loads(response.read()) if response.status == 200 else []
-        connection.close()
-    except (OSError, http.client.HTTPException, ValueError):
-        return []
-    workers = described[0].get("workers", []) if described else []
     return [Worker(int(w["pid"]), str(w.get("status")), resident_mb(int(w["pid"])))
-            for w in workers if w.get("pid")]
+            for w in management.workers(model) if w.get("pid")]
 
 
 def take_snapshot(elapsed_s: float, samples: list[Sample], previous: Snapshot | None, interval_s: float,
@@ -134,7 +119,7 @@ class KillRecord:
 
 def kill_one_worker(workers: list[Worker], at_s: float) -> KillRecord:
     if not workers:
-        raise SystemExit("error: the management API lists no worker to kill")
+        raise UsageError("the management API lists no worker to kill")
     os.kill(workers[0].pid, signal.SIGKILL)
     return KillRecord(at_s, workers[0].pid)
 
@@ -180,11 +165,11 @@ def format_snapshot(s: Snapshot) -> str:
 
 def run(config: SoakConfig) -> int:
     started = time.time()
-    url = f"{config.url.rstrip('/')}/predictions/{config.model}"
-    if not model_workers(config.management_url, config.model, config.management_token):
-        raise SystemExit(f"error: {config.management_url} lists no worker for {config.model}; is the server up?")
-    body = encode_png(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    load = BackgroundLoad(Target(url, body, config.token, timeout_s=60.0, expect=b'"label"'), config.concurrency)
+    require_loopback(config.url)
+    management = ManagementClient(config.management_url, config.keys().get("management"))
+    if not model_workers(management, config.model):
+        raise UsageError(f"{config.management_url} lists no worker for {config.model}; is the server up?")
+    load = BackgroundLoad(prediction_target(config, config.model), config.concurrency)
     snapshots: list[Snapshot] = []
     kill: KillRecord | None = None
     start = time.perf_counter()
@@ -192,7 +177,7 @@ def run(config: SoakConfig) -> int:
     try:
         next_sample = config.sample_every_s
         while (elapsed := time.perf_counter() - start) < config.duration_s:
-            workers = model_workers(config.management_url, config.model, config.management_token)
+            workers = model_workers(management, config.model)
             if config.kill_worker_at_s is not None and kill is None and elapsed >= config.kill_worker_at_s:
                 kill = kill_one_worker(workers, elapsed)
                 print(f"[soak] {elapsed:6.0f} s  killed worker {kill.pid} (SIGKILL)", flush=True)
@@ -256,7 +241,11 @@ def summarise(config: SoakConfig, samples: list[Sample], start: float, snapshots
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_config(SoakConfig, argv, __doc__))
+    try:
+        return run(parse_config(SoakConfig, argv, __doc__))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -107,12 +108,14 @@ def synthetic_run(tmp_path_factory) -> tuple[Path, Path]:
 
 class StubPredictions(BaseHTTPRequestHandler):
     """A stand-in for the inference API. ce_clean always answers class 0 (10% accuracy on balanced
-    images), angular answers 503, `bad` 400, and `flaky` drops the first connection of each body."""
+    images), `slow` too after 20 ms, angular answers 503, `bad` 400, and `flaky` drops the first
+    connection of each body."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
     counts: ClassVar[Counter] = Counter()
     dropped: ClassVar[set] = set()
+    dead: ClassVar[bool] = False  # set when the stub "dies": kept-alive connections are dropped too
     lock = threading.Lock()
 
     def log_message(self, *args) -> None:  # keep test output clean
@@ -131,6 +134,10 @@ class StubPredictions(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if StubPredictions.dead:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         model = self.path.rsplit("/", 1)[-1]
         with self.lock:
             self.counts[model] += 1
@@ -140,6 +147,8 @@ class StubPredictions(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if model == "slow":
+            time.sleep(0.02)
         if model == "angular":
             self.answer(503, {"error": "unavailable", "detail": "stub"})
         elif model == "bad":
@@ -150,21 +159,49 @@ class StubPredictions(BaseHTTPRequestHandler):
                               "probabilities": probabilities})
 
 
-@pytest.fixture
-def stub_server():
-    """(base URL, request counter per model) of a threaded stub inference server on a free port."""
+def start_stub() -> tuple[ThreadingHTTPServer, threading.Thread]:
     StubPredictions.counts = Counter()
     StubPredictions.dropped = set()
+    StubPredictions.dead = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubPredictions)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
+    return server, thread
+
+
+def stop_stub(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def stub_server():
+    """(base URL, request counter per model) of a threaded stub inference server on a free port."""
+    server, thread = start_stub()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", StubPredictions.counts
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        stop_stub(server, thread)
+
+
+@pytest.fixture
+def stoppable_stub():
+    """(base URL, request counter, stop()) of the stub server, for tests where the server goes away."""
+    server, thread = start_stub()
+    stopped = []
+
+    def stop() -> None:
+        if not stopped:
+            stopped.append(True)
+            StubPredictions.dead = True
+            stop_stub(server, thread)
+
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", StubPredictions.counts, stop
+    finally:
+        stop()
 
 
 def write_tiny_onnx(path: Path) -> Path:

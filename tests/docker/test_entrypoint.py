@@ -31,7 +31,8 @@ from robustcifar.classes import CLASS_NAMES
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import encode_png, preprocess_image_bytes
 from robustcifar.model import RobustCifarNet
-from robustcifar.onnx_model import PROVIDER_ENV, OnnxModel, softmax
+from robustcifar.onnx_model import PROVIDER_ENV, OnnxModel
+from robustcifar.predictions import softmax
 from serve.archives import build_archive
 from serve.config import ServeConfig
 from serve.server import ServerRecord, process_group_alive

@@ -22,8 +22,9 @@ from export.importer import ImportConfig, ModelImportError, import_model
 from robustcifar.artifacts import ModelArtifacts, ModelMeta, imported_models
 from robustcifar.classes import CLASS_NAMES
 from robustcifar.model_specs import resolve_model_names
-from robustcifar.onnx_model import OnnxModel, softmax
+from robustcifar.onnx_model import OnnxModel
 from robustcifar.paths import project_root
+from robustcifar.predictions import softmax
 
 REVERSED = tuple(reversed(CLASS_NAMES))
 

@@ -23,7 +23,8 @@ from robustcifar.gallery import Gallery
 from robustcifar.imaging import encode_png, preprocess_image_bytes
 from robustcifar.knn import knn_classify
 from robustcifar.model_specs import MODEL_NAMES
-from robustcifar.onnx_model import OnnxModel, softmax
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.predictions import softmax
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[2]

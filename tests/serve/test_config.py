@@ -64,11 +64,12 @@ def test_token_auth_and_limits_follow_the_config():
 
 
 def test_batching_is_in_each_archives_model_config():
-    assert model_config(ServeConfig(batch_size=8, max_batch_delay_ms=3, workers_per_model=2)) == {
-        "minWorkers": 2, "maxWorkers": 2, "batchSize": 8, "maxBatchDelay": 3, "responseTimeout": 60}
+    assert model_config(ServeConfig(batch_size=8, max_batch_delay_ms=3, workers_per_model=2, max_batch_images=100)) == {
+        "minWorkers": 2, "maxWorkers": 2, "batchSize": 8, "maxBatchDelay": 3, "responseTimeout": 60,
+        "robustcifar": {"max_batch_images": 100}}
 
 
-@pytest.mark.parametrize("options", [{"max_batch_delay_ms": 0}, {"batch_size": 0}])
+@pytest.mark.parametrize("options", [{"max_batch_delay_ms": 0}, {"batch_size": 0}, {"max_batch_images": 0}])
 def test_batching_settings_torchserve_would_replace_are_refused(options):
     with pytest.raises(ArchiveError, match="at least 1"):
         model_config(ServeConfig(**options))

@@ -13,14 +13,26 @@ from robustcifar.classes import CLASS_NAMES
 from robustcifar.gallery import Gallery
 from robustcifar.imaging import encode_png
 from robustcifar.model import RobustCifarNet
-from robustcifar.onnx_model import OnnxModel, softmax
+from robustcifar.onnx_model import OnnxModel
+from robustcifar.predictions import softmax
 from serve.handler import RobustCifarHandler
 
 
 class FakeContext:
-    def __init__(self, model_dir):
+    """What the handler uses of TorchServe's context: request headers per request index (as the
+    frontend passes them), statuses, content types and headers of the answers."""
+
+    def __init__(self, model_dir, headers=None, model_yaml_config=None):
         self.system_properties = {"model_dir": str(model_dir)}
-        self.statuses, self.content_types = {}, {}
+        self.model_yaml_config = model_yaml_config or {}
+        self.request_headers = headers or {}
+        self.statuses, self.content_types, self.response_headers = {}, {}, {}
+
+    def get_all_request_header(self, idx):
+        return self.request_headers.get(idx, {})
+
+    def set_response_header(self, idx, key, value):
+        self.response_headers.setdefault(idx, {})[key] = value
 
     def get_request_id(self, idx):
         return f"req-{idx}"

@@ -4,12 +4,13 @@ import pytest
 from benchmark.load.load_test import (
     LoadTestError,
     read_failures,
-    require_loopback,
     run_stage,
     stage_result,
     write_image_bodies,
 )
-from benchmark.load.request_bodies import read_bodies
+from benchmark.load.request_bodies import read_bodies, read_meta
+from robustcifar.serving.protocols import V2Contract, V2Protocol, from_description
+from robustcifar.serving.v2 import HEADER_LENGTH, decode_request
 
 STATS = """Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,\
 Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%
@@ -32,17 +33,25 @@ def test_stage_result_reads_the_aggregated_line(tmp_path):
     assert read_failures(tmp_path / "missing.csv") == {}
 
 
-def test_the_load_test_only_targets_loopback():
-    require_loopback("http://127.0.0.1:8080")
-    require_loopback("http://localhost:1234")
-    with pytest.raises(LoadTestError, match="loopback"):
-        require_loopback("http://192.0.2.1:8080")
-
-
 def test_request_bodies_round_trip(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     bodies = read_bodies(str(write_image_bodies(images, tmp_path / "bodies.npz")))
     assert len(bodies) == 5 and all(b.startswith(b"\x89PNG") for b in bodies)
+    assert read_meta(tmp_path / "bodies.npz")["headers"] == {"Content-Type": "image/png"}
+
+
+def test_v2_request_bodies_carry_batches_their_headers_and_protocol(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (9, 32, 32, 3), dtype=np.uint8)
+    protocol = V2Protocol(V2Contract(), images_per_request=4)
+    path = write_image_bodies(images, tmp_path / "bodies.npz", protocol)
+    bodies, meta = read_bodies(path), read_meta(path)
+    assert len(bodies) == 2  # two whole requests of 4; the ninth image makes none
+    _, (tensor,) = decode_request(bodies[1], meta["headers"][HEADER_LENGTH])
+    assert np.array_equal(tensor.data, images[4:8])
+    rebuilt = from_description(meta["protocol"])
+    assert (rebuilt.contract, rebuilt.images_per_request) == (protocol.contract, 4)
+    with pytest.raises(LoadTestError, match="make no request"):
+        write_image_bodies(images[:3], tmp_path / "few.npz", protocol)
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ from benchmark.load.serving_throughput import (
     window_result,
 )
 from robustcifar.artifacts import ModelArtifacts
+from robustcifar.serving.protocols import PREDICTIONS
 from robustcifar.worker_settings import SERVING_BATCH_SIZE
 
 
@@ -46,9 +47,9 @@ class FakePredictions(BaseHTTPRequestHandler):
         FakePredictions.bodies.append(body)
         time.sleep(0.005)
         if self.path == "/predictions/good":
-            self._answer(200, b'{"label": "cat"}')
+            self._answer(200, b'{"label": "cat", "class_id": 3}')
         elif self.path == "/predictions/nolabel":
-            self._answer(200, b'{"something": "else"}')
+            self._answer(200, b'{"label": "cat"}')  # no class_id: not a prediction
         else:
             self._answer(400, b'{"error": "bad", "detail": "x"}')
 
@@ -80,7 +81,7 @@ def fake_server():
 
 
 def run_load(url: str, concurrency: int, seconds: float) -> BackgroundLoad:
-    load = BackgroundLoad(Target(url, b"png-bytes", expect=b'"label"'), concurrency)
+    load = BackgroundLoad(Target(url, b"png-bytes", valid=PREDICTIONS.is_valid), concurrency)
     load.start()
     time.sleep(seconds)
     load.stop()
