@@ -34,11 +34,14 @@ KEY_FILE ?=
 SERVE_DEVICE ?= cpu
 export SERVE_DEVICE
 STAMP := $(VENV)/.requirements-installed
+# Other projects' servers and clients (MLServer, tritonclient) in an environment of their own.
+PEERS_VENV := $(ROOT)/.venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help all requirements system-requirements train-all train export import archives serve stop status \
-        benchmark report cifar10c test test-requirements lint clean distclean docker-build docker-up \
+        benchmark report cifar10c test test-requirements peers lint clean distclean docker-build docker-up \
         docker-benchmark docker-down
 
 help:
@@ -125,8 +128,17 @@ report: requirements
 cifar10c: requirements
 	$(PY) -m robustcifar.corruptions.cifar10c_folder
 
+# The peers' environment: MLServer and Triton's client, which the v2 tests and examples/mlserver use.
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP): requirements-peers.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r requirements-peers.txt
+	@touch $@
+
 # The report's browser test needs Chromium (Debian's package; installed when missing).
-test-requirements:
+test-requirements: peers
 	@bash $(ROOT)/benchmark/report/install-chromium.sh >/dev/null
 	@bash $(ROOT)/docker/install-engines.sh
 
@@ -171,4 +183,4 @@ docker-down:
 	else $(ROOT)/docker/compose.sh down; fi
 
 distclean: clean
-	rm -rf $(VENV) $(ROOT)/data
+	rm -rf $(VENV) $(PEERS_VENV) $(ROOT)/data

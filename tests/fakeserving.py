@@ -154,3 +154,37 @@ def expected_answer(artifacts_root: Path, name: str, body: bytes) -> dict:
     if meta.kind == "classifier":
         return classifier_answers(name, outputs, list(CLASS_NAMES))[0]
     return embedder_answers(name, outputs, Gallery.load(artifacts.gallery), meta.knn_k, list(CLASS_NAMES))[0]
+
+
+def expected_outputs(artifacts_root: Path, name: str, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """The v2 outputs the handler should give for a batch of pixels: onnxruntime run directly, scipy's
+    softmax for classifiers, the kNN vote over the gallery for embedders."""
+    from scipy.special import softmax
+
+    from robustcifar.knn import knn_classify
+
+    artifacts = ModelArtifacts.for_model(name, artifacts_root)
+    meta = ModelMeta.load(artifacts.meta)
+    raw = OnnxModel(artifacts.onnx).run(pixels)
+    if meta.kind == "classifier":
+        probabilities = softmax(raw.astype(np.float64), axis=1)
+        return {"probabilities": probabilities, "class_id": probabilities.argmax(axis=1),
+                "confidence": probabilities.max(axis=1)}
+    gallery = Gallery.load(artifacts.gallery)
+    knn = knn_classify(raw, gallery.embeddings, gallery.labels, meta.knn_k, len(CLASS_NAMES))
+    return {"embedding": raw, "class_id": knn.labels, "confidence": knn.confidence,
+            "neighbor_class_ids": gallery.labels[knn.neighbor_indices]}
+
+
+def prometheus_value(text: str, metric: str, label: str, model: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(metric + "{") and f'{label}="{model}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def metrics_text(served: Served) -> str:
+    response = requests.get(f"{served.metrics}/metrics", timeout=10)
+    assert response.status_code == 200
+    return response.text

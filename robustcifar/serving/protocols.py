@@ -192,3 +192,13 @@ def from_description(description: dict):
     spec = contract.pop("spec")
     spec = InputSpec(**{**spec, "mean": tuple(spec["mean"]), "std": tuple(spec["std"])})
     return V2Protocol(V2Contract(**contract, spec=spec), description["images_per_request"], description["binary"])
+
+
+def supports_binary(base_url: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> bool:
+    """Whether the server's metadata (GET /v2) lists the binary tensor data extension (ours and Triton
+    do; MLServer's REST API does not, and is sent JSON)."""
+    try:
+        response = requests.get(f"{base_url.rstrip('/')}/v2", headers=headers or {}, timeout=timeout)
+        return response.status_code == 200 and "binary_tensor_data" in (response.json().get("extensions") or [])
+    except (requests.RequestException, ValueError, AttributeError):
+        return False

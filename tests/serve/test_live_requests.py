@@ -14,80 +14,23 @@ import os
 import re
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
 import requests
-from fakeforeign import CIFAR_MEAN, CIFAR_STD, Contract, colour_images, foreign_classifier
-from fakeserving import (
-    Served,
-    expected_answer,
-    free_ports,
-    png,
-    processes_mentioning,
-    worker_environment,
-    write_tiny_model,
-)
+from fakeforeign import colour_images
+from fakeserving import Served, expected_answer, metrics_text, png, prometheus_value
+from imagecases import BAD_REQUESTS, VALID_IMAGES
+from liveserver import FAILING_MODEL, GOOD_MODELS, IMPORTED_CONTRACT, IMPORTED_MODEL
 from PIL import Image
 
-from export.importer import ImportConfig, import_model
 from robustcifar.classes import CLASS_NAMES
-from robustcifar.imaging import MAX_PIXELS
-from serve.archives import build_archive
-from serve.config import ServeConfig
-from serve.server import launch, stop, wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-GOOD_MODELS = ("ce_clean", "angular")
-FAILING_MODEL = "ce_corrupted"  # a classifier whose meta.json says embedder: every request fails
-MAX_REQUEST_MB = 1.0
-BATCH_DELAY_MS = 20  # long enough for the batching test's simultaneous requests to meet
-# a classifier "exported elsewhere": NCHW float32 normalised outside, softmax out, classes reversed
-IMPORTED_MODEL = "theirs"
-IMPORTED_CONTRACT = Contract(output="probabilities", class_order=tuple(reversed(CLASS_NAMES)))
-IMPORTED_SPEC = {"layout": "NCHW", "dtype": "float32", "scale": "1/255", "mean": ",".join(map(str, CIFAR_MEAN)),
-                 "std": ",".join(map(str, CIFAR_STD)), "output": "probabilities",
-                 "class_names": ",".join(reversed(CLASS_NAMES))}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("live")
-    artifacts = root / "artifacts"
-    write_tiny_model(artifacts, "ce_clean", "classifier")
-    write_tiny_model(artifacts, "angular", "embedder")
-    write_tiny_model(artifacts, FAILING_MODEL, "classifier", meta_kind="embedder")
-    source = foreign_classifier(root / "theirs.onnx", IMPORTED_CONTRACT)
-    import_model(ImportConfig(onnx=source, name=IMPORTED_MODEL, artifacts=artifacts, **IMPORTED_SPEC),
-                 *colour_images(5, seed=3))
-    ports = free_ports(6)
-    config = ServeConfig(artifacts=artifacts, state_dir=root / "state", inference_port=ports[0],
-                         backend_port=ports[1], management_port=ports[2], metrics_port=ports[3],
-                         grpc_inference_port=ports[4], grpc_management_port=ports[5],
-                         max_request_mb=MAX_REQUEST_MB, max_batch_delay_ms=BATCH_DELAY_MS, startup_timeout=180)
-    models = [*GOOD_MODELS, FAILING_MODEL, IMPORTED_MODEL]
-    for name in models:
-        build_archive(name, config)
-    with mock.patch.dict(os.environ, worker_environment()):
-        launch(config, models)
-    try:
-        wait_until_ready(config, [*GOOD_MODELS, IMPORTED_MODEL], report=lambda message: None)
-        server = Served(config.public_url(), config.internal_url(ports[2]), config.internal_url(ports[3]),
-                        artifacts, root / "state", ports)
-        server.wait_for_new_worker(FAILING_MODEL, old_pid=-1)
-        yield server
-    finally:
-        stop(config)
-    assert processes_mentioning(str(root / "state")) == [], "serving processes survived stop()"
-
 
 @pytest.fixture(scope="module")
 def first_workers(served):
@@ -131,50 +74,6 @@ def assert_still_answers(served: Served) -> None:
 
 # ---- images: every mode a PNG or JPEG can carry is converted to RGB and answered ----
 
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def raw_png(width: int, height: int, bit_depth: int, colour_type: int, rows: bytes | None) -> bytes:
-    """A PNG written by hand, for what Pillow cannot write (16-bit RGB) or should not (a bomb header)."""
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    idat = zlib.compress(rows if rows is not None else b"")
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-
-
-def sixteen_bit_rgb_png() -> bytes:
-    values = np.random.default_rng(5).integers(0, 65536, (20, 24, 3), dtype=np.uint16)
-    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in values)
-    return raw_png(24, 20, 16, 2, rows)
-
-
-PIXELS = np.random.default_rng(4).integers(0, 256, (40, 48, 3), dtype=np.uint8)
-RGBA = np.concatenate([PIXELS, np.random.default_rng(6).integers(0, 256, (40, 48, 1), dtype=np.uint8)], axis=2)
-PALETTE = Image.fromarray(PIXELS).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
-PALETTE_TRANSPARENT = PALETTE.copy()
-PALETTE_TRANSPARENT.info["transparency"] = 3
-VALID_IMAGES = {
-    "rgb_png_32x32": png(1),
-    "rgb_jpeg_resized": encoded(Image.fromarray(PIXELS), "JPEG", quality=90),
-    "cmyk_jpeg": encoded(Image.fromarray(PIXELS).convert("CMYK"), "JPEG"),
-    "grayscale_jpeg": encoded(Image.fromarray(PIXELS).convert("L"), "JPEG"),
-    "grayscale_png": encoded(Image.fromarray(PIXELS).convert("L"), "PNG"),
-    "grayscale_16bit_png": encoded(Image.fromarray(PIXELS[..., 0].astype(np.uint16) * 257), "PNG"),
-    "rgb_16bit_png": sixteen_bit_rgb_png(),
-    "palette_png": encoded(PALETTE, "PNG"),
-    "palette_transparent_png": encoded(PALETTE_TRANSPARENT, "PNG", transparency=3),
-    "rgba_png": encoded(Image.fromarray(RGBA), "PNG"),
-    "grayscale_alpha_png": encoded(Image.fromarray(RGBA).convert("LA"), "PNG"),
-    "bilevel_png": encoded(Image.fromarray(PIXELS).convert("1"), "PNG"),
-}
-
-
 @pytest.mark.parametrize("kind", VALID_IMAGES)
 def test_every_png_and_jpeg_mode_is_answered(served, first_workers, kind):
     body = VALID_IMAGES[kind]
@@ -200,48 +99,6 @@ def test_put_post_and_multipart_are_the_same_request(served):
 
 
 # ---- bad input: a JSON 400 (413 when too large) that says what was wrong; the worker survives ----
-
-def animated_gif() -> bytes:
-    frames = [Image.fromarray(PIXELS), Image.fromarray(255 - PIXELS)]
-    return encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-
-
-def animated_png() -> bytes:
-    frames = [Image.fromarray(PIXELS), Image.fromarray(255 - PIXELS)]
-    return encoded(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100)
-
-
-def above_pixel_limit_png() -> bytes:
-    side = int(MAX_PIXELS**0.5) + 1  # a real image, one row and column above the limit
-    return encoded(Image.new("L", (side, side)), "PNG")
-
-
-JPEG = VALID_IMAGES["rgb_jpeg_resized"]
-LARGE_PNG = encoded(Image.fromarray(np.random.default_rng(8).integers(0, 256, (64, 64, 3), dtype=np.uint8)), "PNG")
-BAD_REQUESTS = {
-    # name: (request options, expected status, expected error code)
-    "empty_body": ({"data": b""}, 400, "empty_body"),
-    "random_bytes": ({"data": np.random.default_rng(9).bytes(2000)}, 400, "unsupported_image"),
-    "text": ({"data": b"a cat, probably", "headers": {"Content-Type": "text/plain"}}, 400, "unsupported_image"),
-    "json": ({"json": {"image": "cat.png"}}, 400, "unsupported_image"),
-    "form_fields": ({"data": {"image": "cat.png"}}, 400, "unsupported_image"),  # urlencoded a=b text
-    "truncated_png": ({"data": LARGE_PNG[: len(LARGE_PNG) // 2]}, 400, "corrupt_image"),
-    "truncated_jpeg": ({"data": JPEG[: len(JPEG) // 2]}, 400, "corrupt_image"),
-    "png_header_only": ({"data": LARGE_PNG[:60]}, 400, "corrupt_image"),
-    "decompression_bomb": ({"data": raw_png(200_000, 200_000, 8, 0, None)}, 413, "image_too_large"),
-    "above_pixel_limit": ({"data": above_pixel_limit_png()}, 413, "image_too_large"),
-    "animated_gif": ({"data": animated_gif()}, 400, "unsupported_image"),
-    "animated_png": ({"data": animated_png()}, 400, "animated_image"),
-    "still_gif": ({"data": encoded(Image.fromarray(PIXELS), "GIF")}, 400, "unsupported_image"),
-    "bmp": ({"data": encoded(Image.fromarray(PIXELS), "BMP")}, 400, "unsupported_image"),
-    "tiff": ({"data": encoded(Image.fromarray(PIXELS), "TIFF")}, 400, "unsupported_image"),
-    "multipart_without_image_field": ({"files": {"picture": ("x.png", png(), "image/png")}}, 400, "missing_image"),
-    "multipart_text_field_only": ({"files": {"note": (None, "hello")}}, 400, "missing_image"),
-    "multipart_empty_data_field": ({"files": {"data": ("x.png", b"", "image/png")}}, 400, "empty_body"),
-    "body_above_max_request_size": ({"data": b"\x89PNG" + bytes(int(MAX_REQUEST_MB * 1024 * 1024) + 1000)},
-                                    413, "request_too_large"),
-}
-
 
 @pytest.mark.parametrize("kind", BAD_REQUESTS)
 def test_bad_input_gets_a_json_error_and_the_worker_survives(served, first_workers, kind):
@@ -280,7 +137,7 @@ def test_unknown_model_is_torchserves_404(served):
 
 
 @pytest.mark.parametrize("path", ["/", "/models", "/api-description", "/invocations", "/metrics",
-                                  "/v1/models/ce_clean:predict", "/v2/models/ce_clean/infer"])
+                                  "/v1/models/ce_clean:predict", "/v2/repository/index"])
 def test_paths_beyond_ping_and_predictions_are_not_served(served, path):
     response = requests.post(f"{served.url}{path}", data=png(), timeout=30)
     assert response.status_code == 404
@@ -311,20 +168,6 @@ def test_handler_failure_is_a_500_logged_once_with_the_request_id(served):
 
 
 # ---- batching and metrics ----
-
-def prometheus_value(text: str, metric: str, label: str, model: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(metric + "{") and f'{label}="{model}"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def metrics_text(served: Served) -> str:
-    response = requests.get(f"{served.metrics}/metrics", timeout=10)
-    assert response.status_code == 200
-    return response.text
-
 
 def test_concurrent_requests_are_batched(served):
     def batch_counts() -> tuple[float, float]:
