@@ -42,8 +42,9 @@ def protocol_for(options: LoadOptions, model: str):
         raise UsageError(f"cannot read {model}'s v2 metadata from {options.url}: {exc}") from None
 
 
-def prediction_target(options: LoadOptions, model: str, timeout_s: float = 60.0, protocol=None) -> Target:
-    """A request for `model` with random images, whose answers count only when they are predictions."""
+def prediction_target(options: ServerOptions, model: str, timeout_s: float = 60.0, protocol=None) -> Target:
+    """A request for `model` with random images, whose answers count only when they are predictions
+    (in `protocol`, or the one `options` (LoadOptions) names)."""
     protocol = protocol or protocol_for(options, model)
     return Target.prediction(options.url, model, protocol, random_images(protocol.images_per_request),
                              options.keys().get("inference"), timeout_s)
