@@ -40,6 +40,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), so bf16 autocast pays; without
+    them oneDNN emulates bf16, slower than float32."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
 def hardware_summary() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu_model(),
@@ -52,6 +64,7 @@ def hardware_summary() -> dict[str, Any]:
 
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
+        info["cpu_native_bf16"] = cpu_has_native_bf16()
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
             info["gpu_count"] = torch.cuda.device_count()

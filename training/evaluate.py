@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from robustcifar.classes import NUM_CLASSES
 from robustcifar.knn import knn_classify
 from robustcifar.model import RobustCifarNet
+from robustcifar.provenance import cpu_has_native_bf16
 
 EVAL_BATCH = 500
 
@@ -23,9 +24,7 @@ def bf16_supported(device: torch.device | str = "cpu") -> bool:
     device = torch.device(device)
     if device.type == "cuda":
         return True
-    cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return device.type == "cpu" and any(getattr(cpu, name, lambda: False)() for name in checks)
+    return device.type == "cpu" and cpu_has_native_bf16()
 
 
 def autocast_for(device: torch.device, bf16: bool):

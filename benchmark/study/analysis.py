@@ -1,0 +1,154 @@
+"""The study's figures from the committed per-run outcomes: each model (at a budget) as the mean over
+its training seeds with an interval over seeds and test images (intervals.py), the comparisons the
+study asks, per-corruption differences with the false-discovery-rate adjustment, the drop under
+corruption on the same images, and the budget curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
+from robustcifar.model_specs import MODEL_NAMES
+
+from .intervals import Interval, difference_interval, fdr_adjusted, seed_image_interval
+from .records import RunOutcomes, cell_name
+
+FAMILIES = {"15 benchmark": tuple(BENCHMARK_CORRUPTIONS), "4 unseen": tuple(EXTRA_CORRUPTIONS)}
+# The study's questions: (the model, the one it is compared with, what the comparison asks)
+COMPARISONS = (
+    ("ce_corrupted", "ce_clean", "corrupted vs clean training, cross-entropy"),
+    ("angular_corrupted", "angular", "corrupted vs clean training, angular loss"),
+    ("angular", "ce_clean", "angular vs cross-entropy, clean training"),
+    ("angular_corrupted", "ce_corrupted", "angular vs cross-entropy, corrupted training"),
+)
+FDR_LEVEL = 0.05
+# each loss's clean-trained and corrupted-trained model: the budget curve's pairs
+PAIRS = {"ce": ("ce_clean", "ce_corrupted"), "angular": ("angular", "angular_corrupted")}
+
+
+class StudyDataError(ValueError):
+    pass
+
+
+@dataclass
+class Group:
+    """The runs of one model at one budget (one per training seed), on the same test images."""
+
+    model: str
+    epochs: int
+    runs: list[RunOutcomes] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.run.seed for r in self.runs]
+
+    def _cell(self, run: RunOutcomes, name: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = run.cell_rows(name)
+        if not len(rows):
+            raise StudyDataError(f"{run.name} has no cell {name}")
+        order = np.argsort(run.bench["test_index"][rows], kind="stable")
+        return run.bench["test_index"][rows][order], run.bench["correct"][rows][order]
+
+    def _stack(self, per_run: list[tuple[np.ndarray, np.ndarray]], what: str) -> np.ndarray:
+        index = per_run[0][0]
+        for (other, _), run in zip(per_run, self.runs):
+            if not np.array_equal(other, index):
+                raise StudyDataError(f"{run.name} measured other images than {self.runs[0].name} for {what}")
+        return np.stack([values.astype(np.float64) for _, values in per_run])
+
+    def grid_index(self) -> np.ndarray:
+        """The test images of the corrupted cells (the same in every cell)."""
+        return self._cell(self.runs[0], cell_name(BENCHMARK_CORRUPTIONS[0], SEVERITIES[0]))[0]
+
+    def clean(self, same_images_as_cells: bool = False) -> np.ndarray:
+        """(seeds, images) correctness on the clean cell: all its images, or those the corrupted cells hold."""
+        per_run = [self._cell(run, cell_name("clean", 0)) for run in self.runs]
+        if same_images_as_cells:
+            keep = np.isin(per_run[0][0], self.grid_index())
+            per_run = [(index[keep], values[keep]) for index, values in per_run]
+        return self._stack(per_run, "the clean cell")
+
+    def corrupted(self, corruptions: tuple[str, ...]) -> np.ndarray:
+        """(seeds, images) mean correctness over the corruptions' cells at every severity."""
+        cells = [cell_name(c, s) for c in corruptions for s in SEVERITIES]
+        per_run = []
+        for run in self.runs:
+            columns = [self._cell(run, name) for name in cells]
+            index = columns[0][0]
+            if any(not np.array_equal(i, index) for i, _ in columns):
+                raise StudyDataError(f"{run.name}: its corrupted cells hold different images")
+            per_run.append((index, np.mean([v for _, v in columns], axis=0)))
+        return self._stack(per_run, ", ".join(corruptions))
+
+    def validation(self, corrupted: bool) -> np.ndarray:
+        part = "corrupted_val" if corrupted else "val"
+        per_run = []
+        for run in self.runs:
+            if f"{part}_index" not in run.held_out:
+                raise StudyDataError(f"{run.name} has no {part} outcomes")
+            index = run.held_out[f"{part}_index"]
+            order = np.argsort(index, kind="stable")
+            correct = run.held_out[f"{part}_predicted"] == run.held_out[f"{part}_label"]
+            per_run.append((index[order], correct[order]))
+        return self._stack(per_run, part)
+
+    def figure(self, what: str) -> Interval:
+        return seed_image_interval(self.values(what))
+
+    def values(self, what: str) -> np.ndarray:
+        if what == "clean":
+            return self.clean()
+        if what == "clean, same images":
+            return self.clean(same_images_as_cells=True)
+        if what in FAMILIES:
+            return self.corrupted(FAMILIES[what])
+        if what == "validation":
+            return self.validation(False)
+        if what == "validation, corrupted":
+            return self.validation(True)
+        if what.startswith("corruption:"):
+            return self.corrupted((what.split(":", 1)[1],))
+        raise KeyError(what)
+
+
+@dataclass
+class Study:
+    groups: dict[tuple[str, int], Group]
+    budget: int  # the study budget: the epochs most runs were trained for
+
+    @classmethod
+    def of(cls, runs: list[RunOutcomes]) -> Study:
+        if not runs:
+            raise StudyDataError("no committed runs to read")
+        groups: dict[tuple[str, int], Group] = {}
+        for run in runs:
+            groups.setdefault((run.run.model, run.epochs), Group(run.run.model, run.epochs)).runs.append(run)
+        counts: dict[int, int] = {}
+        for (_, epochs), group in groups.items():
+            counts[epochs] = counts.get(epochs, 0) + len(group.runs)
+        return cls(groups, max(counts, key=counts.get))
+
+    def group(self, model: str, epochs: int | None = None) -> Group | None:
+        return self.groups.get((model, self.budget if epochs is None else epochs))
+
+    def models(self) -> list[str]:
+        return [m for m in MODEL_NAMES if self.group(m)]
+
+    def budgets(self, model: str) -> list[int]:
+        return sorted(e for m, e in self.groups if m == model)
+
+    def difference(self, model: str, other: str, what: str, epochs: int | None = None) -> Interval | None:
+        a, b = self.group(model, epochs), self.group(other, epochs)
+        if a is None or b is None:
+            return None
+        return difference_interval(a.values(what), b.values(what))
+
+    def per_corruption(self, model: str, other: str) -> list[tuple[str, Interval, float]]:
+        """(corruption, difference, FDR-adjusted p) for every corruption of every family."""
+        names = [c for family in FAMILIES.values() for c in family]
+        found = [(c, self.difference(model, other, f"corruption:{c}")) for c in names]
+        found = [(c, d) for c, d in found if d is not None]
+        adjusted = fdr_adjusted([d.p_value for _, d in found])
+        return [(c, d, q) for (c, d), q in zip(found, adjusted)]

@@ -1,0 +1,123 @@
+"""The study's tables from per-run outcomes alone: synthetic runs whose accuracies are known, through
+the committed-file format, the analysis, the tables, the budget plot and the README block check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.study.__main__ import BEGIN, END, main, replace_block
+from benchmark.study.analysis import Study, StudyDataError
+from benchmark.study.records import RunOutcomes, cell_name, load_runs
+from benchmark.study.tables import section
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
+from robustcifar.model_specs import run_name
+
+CELL_IMAGES = np.arange(0, 1000, 5)  # the corrupted cells' test images, among the clean cell's 1000
+ACCURACY = {"ce_clean": (0.60, 0.45), "ce_corrupted": (0.52, 0.50), "angular": (0.64, 0.46),
+            "angular_corrupted": (0.58, 0.52)}  # (clean, corrupted)
+
+
+def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift: float = 0.0) -> RunOutcomes:
+    rng = np.random.default_rng(hash((model, seed, epochs)) % 2**32)
+    clean_p, corrupted_p = (p + shift for p in ACCURACY[model])
+    cells, columns = [], {k: [] for k in ("cell", "test_index", "label", "correct", "predicted", "confidence")}
+
+    def add(name: str, index: np.ndarray, p: float) -> None:
+        cells.append(name)
+        correct = rng.random(len(index)) < p
+        columns["cell"].append(np.full(len(index), len(cells) - 1, np.int16))
+        columns["test_index"].append(index.astype(np.int32))
+        columns["label"].append((index % 10).astype(np.uint8))
+        columns["correct"].append(correct)
+        columns["predicted"].append(np.where(correct, index % 10, (index + 1) % 10).astype(np.int8))
+        columns["confidence"].append(np.full(len(index), 0.5, np.float32))
+
+    add(cell_name("clean", 0), rng.permutation(1000), clean_p)  # stored in any order
+    for corruption in (*BENCHMARK_CORRUPTIONS, *EXTRA_CORRUPTIONS):
+        for severity in SEVERITIES:
+            add(cell_name(corruption, severity), CELL_IMAGES, corrupted_p)
+    val_index = np.arange(500)
+    held_out = {"val_index": val_index, "val_label": (val_index % 10).astype(np.int8),
+                "val_predicted": np.where(rng.random(500) < clean_p, val_index % 10, 0).astype(np.int8),
+                "corrupted_val_index": val_index, "corrupted_val_label": (val_index % 10).astype(np.int8),
+                "corrupted_val_predicted": np.where(rng.random(500) < corrupted_p, val_index % 10, 0).astype(np.int8)}
+    meta = {"run": run_name(model, seed, None if epochs == budget else epochs),
+            "training": {"epochs": epochs, "images_per_second": 150.0, "wall_seconds": 420.0, "cpu": "test CPU",
+                         "cpu_native_bf16": True, "git_commit": "0123456789ab"},
+            "benchmark": {"accuracy_seconds": 600.0, "models_in_run": 4}}
+    return RunOutcomes(meta["run"], meta, cells, {k: np.concatenate(v) for k, v in columns.items()}, held_out)
+
+
+@pytest.fixture
+def committed(tmp_path):
+    runs = [synthetic_run(model, seed) for model in ACCURACY for seed in (0, 1, 2)]
+    runs += [synthetic_run(model, 0, epochs, shift=0.05 * (epochs // 10)) for model in ("ce_clean", "ce_corrupted")
+             for epochs in (10, 20)]
+    folder = tmp_path / "study"
+    for run in runs:
+        run.save(folder / "runs")
+    return folder
+
+
+def test_runs_round_trip_through_the_committed_files(committed):
+    runs = load_runs(committed / "runs")
+    assert len(runs) == 12 + 4
+    assert {r.name for r in runs} >= {"ce_clean", "ce_clean-seed2", "ce_corrupted-ep20"}
+    assert json.loads((committed / "runs" / "angular-seed1.json").read_text())["training"]["epochs"] == 5
+
+
+def test_figures_are_means_over_seeds_on_the_same_images(committed):
+    study = Study.of(load_runs(committed / "runs"))
+    assert study.budget == 5 and study.budgets("ce_clean") == [5, 10, 20]
+    group = study.group("ce_clean")
+    clean = group.values("clean")
+    assert clean.shape == (3, 1000)
+    direct = np.mean([r.bench["correct"][r.cell_rows("clean-s0")].mean() for r in group.runs])
+    assert group.figure("clean").value == pytest.approx(direct)
+    assert group.values("clean, same images").shape == (3, len(CELL_IMAGES))
+    assert group.figure("15 benchmark").value == pytest.approx(0.45, abs=0.03)
+    difference = study.difference("angular", "ce_clean", "clean")
+    assert difference.value == pytest.approx(group_mean(study, "angular") - group_mean(study, "ce_clean"))
+    assert difference.seeds == (3, 3) and difference.seed_variance_counted
+    one_seed = study.difference("ce_corrupted", "ce_clean", "clean", epochs=20)
+    assert not one_seed.seed_variance_counted
+
+
+def group_mean(study: Study, model: str) -> float:
+    return float(study.group(model).values("clean").mean())
+
+
+def test_the_section_has_every_table_and_says_which_rows_use_one_seed(committed):
+    text = section(Study.of(load_runs(committed / "runs")))
+    for heading in ("Study 2, cross-entropy", "Study 2, angular loss", "Study 1", "comparisons", "Per corruption",
+                    "Budget", "Runs"):
+        assert heading in text
+    assert "train corrupted / test corrupted, 20 epochs" in text and "(1 seed)" in text
+    assert "Benjamini-Hochberg" in text and "`ce_corrupted` − `ce_clean`" in text
+    assert text.count("| `ce_clean-seed1` |") == 1
+
+
+def test_runs_on_other_images_are_refused(committed):
+    runs = load_runs(committed / "runs")
+    odd = next(r for r in runs if r.name == "ce_clean-seed1")
+    rows = odd.cell_rows("clean-s0")
+    odd.bench["test_index"][rows[0]] = 5000
+    with pytest.raises(StudyDataError, match="other images"):
+        Study.of(runs).group("ce_clean").values("clean")
+
+
+def test_the_readme_block_is_rebuilt_and_checked(committed, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{BEGIN}\nstale numbers\n{END}\n\nafter\n")
+    assert main(["report", "--results", str(committed), "--readme", str(readme), "--check"]) == 1
+    assert main(["report", "--results", str(committed), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title") and text.endswith("after\n") and "stale numbers" not in text
+    assert main(["report", "--results", str(committed), "--readme", str(readme), "--check"]) == 0
+    assert (committed / "study.md").is_file() and (committed / "plots" / "budget.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no study block"):
+        replace_block("no markers", "x")
+    capsys.readouterr()
