@@ -2,8 +2,16 @@
 reliability bins behind the report's diagram (reliability.csv), and the per-model summary.
 
 Every figure is over the answers that carried a class distribution (see calibration.py), with a
-95% percentile-bootstrap interval over test images, and n the number of such answers; the
-summary's figures over several cells pool their answers (calibration.py says why).
+95% interval from a bootstrap over test images, and n the number of such answers; the summary's
+figures over several cells pool their answers (calibration.py says why).
+
+ECE is biased upwards at small n (each bin's |accuracy - confidence| is the absolute value of a
+noisy difference), so its bootstrap replicates lie above it and a percentile interval can exclude
+the estimate itself. ECE is therefore reported bias-corrected by the bootstrap (2 x ECE - the mean
+of the replicates) with a normal interval around that estimate from the replicates' spread, both
+clipped at 0: an interval reaching 0 says the miscalibration is not resolved at this n. NLL is a
+mean, unbiased: its percentile interval is kept. (On calibrated synthetic answers, 300 at a time,
+the correction removes about 40% of the bias: tests/benchmark/accuracy/test_calibration.py.)
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ class CalibrationRow:
     n: int  # answers with a class distribution
     accuracy: float  # among those answers
     mean_confidence: float
-    ece: float
+    ece: float  # bias-corrected (see the module's docstring)
     ece_ci95_low: float
     ece_ci95_high: float
     nll: float
@@ -75,7 +83,7 @@ class ModelCalibration:
         confidence, true_probability, correct = (a[cells] for a in self.arrays)
         pooled = _calibrate(confidence, true_probability, correct, self.weights, pooled=True)
         n = int(pooled.answered[0])
-        return {"ece": _figure(pooled.ece[0], pooled.ece_resampled[0], n),
+        return {"ece": _ece_figure(pooled.ece[0], pooled.ece_resampled[0], n),
                 "nll": _figure(pooled.nll[0], pooled.nll_resampled[0], n)}
 
 
@@ -84,6 +92,24 @@ def _figure(value: float, resampled: np.ndarray, n: int) -> dict | None:
         return None
     low, high = percentile_interval(resampled)
     return {"value": float(value), "ci95": [low, high], "n": int(n)}
+
+
+def debiased_ece(value: float, resampled: np.ndarray) -> tuple[float, float, float]:
+    """(bias-corrected ECE, low, high): see the module's docstring; NaN when not computable."""
+    resampled = np.asarray(resampled, dtype=np.float64)
+    resampled = resampled[np.isfinite(resampled)]
+    if not np.isfinite(value) or len(resampled) < 2:
+        return float("nan"), float("nan"), float("nan")
+    corrected = max(0.0, 2 * value - float(resampled.mean()))
+    half = 1.959964 * float(resampled.std(ddof=1))
+    return corrected, max(0.0, corrected - half), corrected + half
+
+
+def _ece_figure(value: float, resampled: np.ndarray, n: int) -> dict | None:
+    corrected, low, high = debiased_ece(value, resampled)
+    if not np.isfinite(corrected):
+        return None
+    return {"value": corrected, "ci95": [low, high], "n": int(n), "uncorrected": float(value)}
 
 
 def model_calibration(outcomes: Outcomes, model: str, resamples: int, seed: int) -> ModelCalibration | None:
@@ -110,7 +136,7 @@ def calibration_summary(outcomes: Outcomes, model: str, calibration: ModelCalibr
     clean = calibration.clean
     severities = sorted({s for c, s in zip(outcomes.corruptions, outcomes.severities) if c in benchmark})
     return {
-        "clean": {"ece": _figure(clean.ece[0], clean.ece_resampled[0], int(clean.answered[0])),
+        "clean": {"ece": _ece_figure(clean.ece[0], clean.ece_resampled[0], int(clean.answered[0])),
                   "nll": _figure(clean.nll[0], clean.nll_resampled[0], int(clean.answered[0]))},
         "benchmark_mean": calibration.figures(outcomes.cells_of(benchmark)) if benchmark else None,
         "per_severity": {str(s): calibration.figures([i for i in outcomes.cells_of(benchmark)
@@ -129,13 +155,13 @@ def calibration_rows(outcomes: Outcomes, model: str, calibration: ModelCalibrati
             cell, j = calibration.grid, i
             confidence, right = outcomes.confidence[model][i], outcomes.correct[model][i]
         answered = _answered(confidence)
-        ece_low, ece_high = percentile_interval(cell.ece_resampled[j])
+        ece, ece_low, ece_high = debiased_ece(float(cell.ece[j]), cell.ece_resampled[j])
         nll_low, nll_high = percentile_interval(cell.nll_resampled[j])
         rows.append(CalibrationRow(
             model, corruption, severity, int(answered.sum()),
             float(right[answered].mean()) if answered.any() else float("nan"),
             float(confidence[answered].mean()) if answered.any() else float("nan"),
-            float(cell.ece[j]), ece_low, ece_high, float(cell.nll[j]), nll_low, nll_high))
+            ece, ece_low, ece_high, float(cell.nll[j]), nll_low, nll_high))
     return rows
 
 

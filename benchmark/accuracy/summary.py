@@ -230,8 +230,8 @@ def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None 
         if fig is None:
             return "n/a"
         low, high = fig["ci95"]
-        if low is None:
-            return f"{100 * fig['value']:5.1f} [unbounded]"
+        if low is None:  # a ratio whose interval has no bound: its value means nothing at this n
+            return f"{'not estimable':>18}"
         return f"{100 * fig['value']:5.1f} [{100 * low:4.1f}-{100 * high:5.1f}]"
 
     head = (f"{'model':<18} {'clean %':>18} {'15 benchmark %':>18} {'4 unseen %':>18} {'mCE %':>19} "

@@ -49,8 +49,8 @@ def pct(fig: dict | None, digits: int = 1) -> str:
     if not fig:
         return "n/a"
     low, high = fig["ci95"]
-    if low is None or high is None:
-        return f"{100 * fig['value']:.{digits}f} [unbounded]"
+    if low is None or high is None:  # a ratio whose interval has no bound: its value means nothing at this n
+        return "not estimable at this n"
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{100 * fig['value']:.{digits}f}"
     return f"{100 * fig['value']:.{digits}f} [{100 * low:.{digits}f}–{100 * high:.{digits}f}]"
@@ -212,7 +212,7 @@ def corruption_error_table(models: dict[str, dict], n_per_cell: int, baseline: s
     return Table("corruption-error", f"Corruption error (CE / relative CE) per corruption, against {baseline}",
                  ["corruption", "set", *names], rows,
                  f"Percent [95% paired bootstrap interval]; 100 = as many errors as {baseline}. Relative CE: n/a where "
-                 f"the baseline lost no accuracy to a corruption (undefined), 'unbounded' where it lost so little that "
+                 f"the baseline lost no accuracy to a corruption (undefined), 'not estimable at this n' where it lost so little that "
                  f"the loss's own interval reaches 0. n = {n_per_cell} per cell.")
 
 
