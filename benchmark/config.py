@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustcifar.config import shared_field
 from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
 from robustcifar.input_spec import InputSpecOptions
 from robustcifar.serving.client import ServerOptions
@@ -33,8 +34,8 @@ class BenchmarkConfig(ServerOptions, InputSpecOptions):
     load_test_hosts: tuple[str, ...] = field(default=(), metadata={
         "help": "host names besides loopback that the load test may target (only servers of your own, "
                 "e.g. the compose service 'serve')"})
-    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
-    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
+    models: str = shared_field("models")
+    seeds: str = shared_field("seeds")
     baseline: str = field(default=BASELINE_MODEL, metadata={
         "help": "the model that CE, relative mCE and the paired differences compare against"})
     profile: str = "auto"
@@ -44,20 +45,20 @@ class BenchmarkConfig(ServerOptions, InputSpecOptions):
     clean_per_class: int = field(default=-1, metadata={
         "help": "test images per class in the clean cell (-1: as --per-class; 0: all 1000); the corrupted "
                 "cells' images must be among them"})
-    corruptions: tuple[str, ...] = ALL_CORRUPTIONS
-    severities: tuple[int, ...] = SEVERITIES
+    corruptions: tuple[str, ...] = field(default=ALL_CORRUPTIONS, metadata={"help": "the corruptions measured"})
+    severities: tuple[int, ...] = field(default=SEVERITIES, metadata={"help": "the severities measured"})
     cifar10c: Path | None = field(default=None, metadata={
         "help": "CIFAR-10-C folder (ours or the official release); default: data/cifar10c if present, "
                 "else corruptions are generated on the fly"})
-    data: str = "auto"
-    data_dir: Path | None = None
+    data: str = shared_field("data")
+    data_dir: Path | None = shared_field("data_dir")
     concurrency: int = field(default=0, metadata={
         "help": "accuracy requests in flight (0: 16 for /predictions, which keeps a second batch of 8 waiting "
                 "while the server runs one; 2 for v2 batches)"})
-    timeout: float = 30.0
+    timeout: float = field(default=30.0, metadata={"help": "seconds before a request without an answer counts as failed"})
     retries: int = field(default=3, metadata={"help": "retries of a request that could not connect (never of an answer)"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the mCE intervals"})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "seed of the test-image selection and the generated corruptions"})
     # latency and throughput
     latency: bool = field(default=True, metadata={"help": "run the Locust load test and the onnxruntime baseline"})
     latency_models: str = field(default="all", metadata={"help": "'all' or comma-separated models to load-test"})
@@ -66,9 +67,9 @@ class BenchmarkConfig(ServerOptions, InputSpecOptions):
     users: tuple[int, ...] = field(default=(1, 2, 4, 8, 16, 32), metadata={"help": "Locust concurrency levels"})
     stage_seconds: float = field(default=30.0, metadata={"help": "measured seconds per concurrency level"})
     baseline_seconds: float = field(default=10.0, metadata={"help": "seconds per batch size of the onnxruntime baseline"})
-    artifacts: Path | None = field(default=None, metadata={"help": "artifacts folder (model hashes, ONNX baseline)"})
+    artifacts: Path | None = shared_field("artifacts")
     out: Path | None = field(default=None, metadata={"help": "output folder (default reports/<timestamp>)"})
-    progress: bool = True
+    progress: bool = shared_field("progress")
 
     def resolved_concurrency(self) -> int:
         if self.concurrency > 0:

@@ -13,7 +13,7 @@ from pathlib import Path
 from robustcifar.artifacts import ModelArtifacts, ModelMeta, imported_models, sha256_file
 from robustcifar.checkpoint import load_checkpoint
 from robustcifar.classes import CLASS_NAMES
-from robustcifar.config import parse_config
+from robustcifar.config import SHARED_FIELDS, parse_config, shared_field
 from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.model_specs import RunName, get_spec, resolve_model_names
@@ -29,13 +29,13 @@ from .parity import MAX_ABS_DIFF, check_parity
 
 @dataclass
 class ExportConfig:
-    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
-    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
-    artifacts: Path | None = None
-    data: str = field(default="auto", metadata={"help": "CIFAR-10 source for the checks and the gallery"})
-    data_dir: Path | None = None
+    models: str = shared_field("models")
+    seeds: str = shared_field("seeds")
+    artifacts: Path | None = shared_field("artifacts")
+    data: str = shared_field("data", help="CIFAR-10 source for the checks and the gallery: " + SHARED_FIELDS["data"][1])
+    data_dir: Path | None = shared_field("data_dir")
     parity_images: int = field(default=100, metadata={"help": "test images compared between PyTorch and ONNX"})
-    progress: bool = True
+    progress: bool = shared_field("progress")
 
 
 class ExportError(RuntimeError):

@@ -19,14 +19,14 @@ from torch import nn
 
 from robustcifar.artifacts import ModelArtifacts
 from robustcifar.checkpoint import load_checkpoint
-from robustcifar.config import parse_config
+from robustcifar.config import parse_config, shared_field
 
 
 @dataclass
 class ForeignExampleConfig:
     out: Path | None = field(default=None, metadata={"help": "the ONNX file to write"})
     model: str = field(default="ce_clean", metadata={"help": "which of our trained classifiers to write"})
-    artifacts: Path | None = None
+    artifacts: Path | None = shared_field("artifacts")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument
 
 from robustcifar.artifacts import INPUT_NAME, ModelArtifacts, ModelMeta, sha256_file
 from robustcifar.classes import CLASS_NAMES
+from robustcifar.config import SHARED_FIELDS, shared_field
 from robustcifar.datasets import balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.input_spec import InputSpec, InputSpecError, InputSpecOptions, parse_spec
@@ -71,9 +72,9 @@ class ImportConfig(InputSpecOptions):
     min_accuracy: float = field(default=0.2, metadata={
         "help": "refuse the model below this accuracy on the check (chance is 0.1)"})
     force: bool = field(default=False, metadata={"help": "replace an imported model of the same name"})
-    artifacts: Path | None = None
-    data: str = field(default="auto", metadata={"help": "CIFAR-10 source for the accuracy check"})
-    data_dir: Path | None = None
+    artifacts: Path | None = shared_field("artifacts")
+    data: str = shared_field("data", help="CIFAR-10 source for the accuracy check: " + SHARED_FIELDS["data"][1])
+    data_dir: Path | None = shared_field("data_dir")
 
 
 def import_spec(config: ImportConfig) -> InputSpec:

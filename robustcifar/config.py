@@ -12,10 +12,31 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Sequence
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# Fields every tool takes, declared here once: (default, help).
+SHARED_FIELDS: dict[str, tuple[Any, str]] = {
+    "models": ("all", "'all' (our four) or comma-separated model or run names, e.g. ce_clean,angular-seed1"),
+    "seeds": ("", ("comma-separated training seeds: each of our models stands for its run with each seed "
+                  "(<model>-seed<N>; seed 0 keeps the plain name)")),
+    "artifacts": (None, ("folder through which training, export, serving and the benchmark hand over files "
+                        "(default: artifacts/ in the checkout, or $ROBUSTCIFAR_ARTIFACTS)")),
+    "data": ("auto", ("CIFAR-10 source: auto (an official archive in the data folder, else the JPEG copy in "
+                     "../shared/data, else a download), download, or a path to an archive or folder")),
+    "data_dir": (None, "downloads and the decoded-array cache (default: data/ in the checkout, or $ROBUSTCIFAR_DATA)"),
+    "progress": (True, "show progress bars"),
+}
+
+
+def shared_field(name: str, **overrides: Any) -> Any:
+    """A dataclass field of SHARED_FIELDS (`default=` or `help=` override one of a tool's own)."""
+    default, help_text = SHARED_FIELDS[name]
+    default = overrides.get("default", default)
+    return field(default=default, metadata={"help": overrides.get("help", help_text)})
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -26,9 +47,33 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _default_text(field: dataclasses.Field) -> str:
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    else:
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (tuple, list)):
+        return " ".join(map(str, value)) or "none"
+    return "none" if value in (None, "") else str(value)
+
+
 def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, tp: Any) -> None:
     flag = "--" + field.name.replace("_", "-")
     help_text = field.metadata.get("help", "")
+    default = _default_text(field)
+    if default and "(default" not in help_text:
+        help_text = f"{help_text} (default: {default})".strip()
+    help_text = help_text.replace("%", "%%")  # argparse formats help with %
     tp, optional = _unwrap_optional(tp)
     if tp is bool:
         parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, help=help_text)
@@ -53,13 +98,16 @@ def _optional_converter(convert: Callable) -> Callable:
 def build_parser(cls: type, description: str = "", presets: dict[str, dict] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description, argument_default=argparse.SUPPRESS)
     if presets:
+        described = "; ".join(f"{name}: " + ", ".join(f"{k}={_shown(v)}" for k, v in values.items())
+                              for name, values in presets.items())
         parser.add_argument(
-            "--profile", choices=["auto", *sorted(presets)], help="size preset applied before other options"
-        )
+            "--profile", choices=["auto", *sorted(presets)],
+            help=("size preset, applied before the other options (whose defaults below are before any preset); "
+                  f"auto: full where CUDA is available, else quick. {described}").replace("%", "%%"))
     hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        if field.name != "profile" or not presets:
-            _add_field(parser, field, hints[field.name])
+    for option in dataclasses.fields(cls):
+        if option.name != "profile" or not presets:
+            _add_field(parser, option, hints[option.name])
     return parser
 
 

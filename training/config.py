@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustcifar.config import shared_field
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS
 
 
 @dataclass
 class TrainConfig:
-    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
+    models: str = shared_field("models", help="'all' or comma-separated names of our four models")
     profile: str = "auto"
     # data
-    data: str = field(default="auto", metadata={"help": "CIFAR-10 source: auto, download, or a path"})
-    data_dir: Path | None = None
-    artifacts: Path | None = None
+    data: str = shared_field("data")
+    data_dir: Path | None = shared_field("data_dir")
+    artifacts: Path | None = shared_field("artifacts")
     train_fraction: float = field(
         default=1.0, metadata={"help": "class-balanced share of the training set used; the rest validates"}
     )
@@ -24,9 +25,8 @@ class TrainConfig:
     # augmentation and corruption draws. The data selection (which images train, validate and are
     # scored) has its own seed, so every training seed sees the same images.
     seed: int = field(default=0, metadata={"help": "training seed of a single run (see --seeds)"})
-    seeds: str = field(default="", metadata={
-        "help": "comma-separated training seeds, one run of each model per seed, named <model>-seed<N> "
-                "(seed 0 keeps the plain name); empty: --seed alone"})
+    seeds: str = shared_field("seeds", help="comma-separated training seeds, one run of each model per seed, named "
+                                            "<model>-seed<N> (seed 0 keeps the plain name); empty: --seed alone")
     split_seed: int = field(default=0, metadata={
         "help": "seed of the data selection (train/validation split, evaluation subsets, their corrupted copies)"})
     resume: bool = field(default=True, metadata={
@@ -39,18 +39,21 @@ class TrainConfig:
                 "(a budget equal to --epochs keeps the plain name); empty: --epochs alone"})
     batch_size: int = field(default=512, metadata={"help": "images per optimisation step (all processes together)"})
     lr: float = field(default=0.2, metadata={"help": "peak learning rate of the warm-up/decay schedule"})
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    momentum: float = field(default=0.9, metadata={"help": "SGD's Nesterov momentum"})
+    weight_decay: float = field(default=5e-4, metadata={"help": "L2 weight decay, on weights only (not BatchNorm, biases)"})
     warmup_fraction: float = field(default=0.15, metadata={"help": "share of steps with rising LR"})
-    label_smoothing: float = 0.1
+    label_smoothing: float = field(default=0.1, metadata={"help": "cross-entropy's label smoothing"})
     # angular loss (Wang et al. 2017): alpha in degrees; the paper recommends 36-55
-    angular_alpha: float = 40.0
-    embedding_dim: int = 128
-    knn_k: int = 10
+    angular_alpha: float = field(default=40.0, metadata={"help": "the angular loss's alpha, degrees"})
+    embedding_dim: int = field(default=128, metadata={"help": "embedders' output size (unit vectors)"})
+    knn_k: int = field(default=10, metadata={"help": "neighbours in the embedders' kNN vote"})
     # corrupted training: each image is corrupted with this probability, by a random pick
-    corruption_names: tuple[str, ...] = BENCHMARK_CORRUPTIONS
-    corruption_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
-    corruption_probability: float = 0.5
+    corruption_names: tuple[str, ...] = field(default=BENCHMARK_CORRUPTIONS, metadata={
+        "help": "the corruptions the *_corrupted models train on (one drawn per image)"})
+    corruption_severities: tuple[int, ...] = field(default=(1, 2, 3, 4, 5), metadata={
+        "help": "the severities drawn from for corrupted training"})
+    corruption_probability: float = field(default=0.5, metadata={
+        "help": "chance that a training image of a *_corrupted model is corrupted"})
     # evaluation during and after training (0 means all)
     eval_max_images: int = field(default=0, metadata={
         "help": "class-balanced images of each held-out set (and of the kNN gallery) scored after every epoch"})
@@ -60,15 +63,15 @@ class TrainConfig:
     final_corruption_images_per_cell: int = field(
         default=0, metadata={"help": "test images per corruption x severity in the final evaluation"}
     )
-    umap_points: int = 2000
+    umap_points: int = field(default=2000, metadata={"help": "images per set in the UMAP plot (0: no plot)"})
     # machine
-    device: str = "auto"
+    device: str = field(default="auto", metadata={"help": "auto (CUDA when available), cpu or cuda"})
     bf16: bool = field(default=True, metadata={
         "help": "bf16 autocast where the hardware has it (CUDA; CPUs with AMX or AVX-512 BF16), else float32"})
-    channels_last: bool = True
+    channels_last: bool = field(default=True, metadata={"help": "channels-last memory layout"})
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step (GPU runs)"})
-    num_threads: int = 0
-    progress: bool = True
+    num_threads: int = field(default=0, metadata={"help": "torch threads (0: torch's default)"})
+    progress: bool = shared_field("progress")
 
 
 PRESETS: dict[str, dict] = {

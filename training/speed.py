@@ -36,14 +36,14 @@ from .trainer import StepRunner, build_model, build_optimizer, epoch_batches
 @dataclass
 class SpeedConfig:
     model: str = field(default="ce_clean", metadata={"help": "which model's step to time"})
-    batch_size: int = 128
+    batch_size: int = field(default=128, metadata={"help": "images per step"})
     threads: tuple[int, ...] = field(default=(0,), metadata={"help": "torch threads to try (0: torch's default)"})
     channels_last: tuple[str, ...] = field(default=("on", "off"), metadata={"help": "on and/or off"})
     bf16: tuple[str, ...] = field(default=("on", "off"), metadata={"help": "bf16 autocast: on and/or off"})
     compile: tuple[str, ...] = field(default=("off",), metadata={"help": "torch.compile: on and/or off"})
-    warmup_steps: int = 2
-    steps: int = 6
-    seed: int = 0
+    warmup_steps: int = field(default=2, metadata={"help": "untimed steps first"})
+    steps: int = field(default=6, metadata={"help": "timed steps per configuration"})
+    seed: int = field(default=0, metadata={"help": "seed of the random batch"})
 
 
 def _switch(values: tuple[str, ...], name: str) -> list[bool]:

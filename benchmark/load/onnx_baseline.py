@@ -42,14 +42,14 @@ class BaselineError(RuntimeError):
 
 @dataclass
 class BaselineConfig:
-    onnx: Path = Path("model.onnx")
+    onnx: Path = field(default=Path("model.onnx"), metadata={"help": "the model file"})
     gallery: Path | None = field(default=None, metadata={"help": "gallery.npz: also time the kNN vote (embedders)"})
-    knn_k: int = 10
-    batch_sizes: tuple[int, ...] = BASELINE_BATCH_SIZES
-    seconds: float = 3.0
+    knn_k: int = field(default=10, metadata={"help": "neighbours of the kNN vote (embedders)"})
+    batch_sizes: tuple[int, ...] = field(default=BASELINE_BATCH_SIZES, metadata={"help": "batch sizes timed"})
+    seconds: float = field(default=3.0, metadata={"help": "seconds per batch size"})
     threads: int = field(default=0, metadata={"help": "onnxruntime intra-op threads (0: one per core, as the workers)"})
-    warmup: int = 10
-    seed: int = 0
+    warmup: int = field(default=10, metadata={"help": "untimed calls first"})
+    seed: int = field(default=0, metadata={"help": "seed of the random images"})
 
 
 @dataclass

@@ -54,10 +54,10 @@ RECOVERY_P50_TOLERANCE = 0.20
 @dataclass
 class OverloadConfig(LoadOptions):
     models: tuple[str, ...] = field(default=("ce_clean", "angular"), metadata={"help": "models to overload, in turn"})
-    capacity_clients: int = 16
-    reference_clients: int = 64
-    overload_clients: int = 256
-    open_loop_factors: tuple[float, ...] = (2.0, 4.0, 8.0)
+    capacity_clients: int = field(default=16, metadata={"help": "closed-loop clients that measure capacity"})
+    reference_clients: int = field(default=64, metadata={"help": "closed-loop clients of the latency reference"})
+    overload_clients: int = field(default=256, metadata={"help": "closed-loop clients of the overload phases"})
+    open_loop_factors: tuple[float, ...] = field(default=(2.0, 4.0, 8.0), metadata={"help": "open-loop arrival rates, as multiples of capacity"})
     phase_s: float = field(default=20.0, metadata={"help": "seconds per overload phase"})
     capacity_s: float = field(default=15.0, metadata={"help": "seconds of the capacity and reference phases"})
     recovery_s: float = field(default=10.0, metadata={"help": "seconds of the recovery phase"})

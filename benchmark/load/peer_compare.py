@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 
 from robustcifar.artifacts import ModelArtifacts
-from robustcifar.config import config_to_dict, parse_config
+from robustcifar.config import config_to_dict, parse_config, shared_field
 from robustcifar.errors import UsageError
 from robustcifar.input_spec import InputSpec
 from robustcifar.paths import project_root, reports_dir
@@ -55,15 +55,15 @@ ONNX_CONTRACT = V2Contract("pixels", InputSpec("NHWC", "uint8", 1.0, (0.0, 0.0, 
 
 @dataclass
 class PeerConfig(ServerOptions):
-    model: str = "ce_clean"
-    artifacts: Path | None = None
+    model: str = field(default="ce_clean", metadata={"help": "the model measured"})
+    artifacts: Path | None = shared_field("artifacts")
     peer_url: str = field(default="", metadata={"help": "a running v2 peer serving artifacts/<model>/model.onnx"})
     start_mlserver: bool = field(default=False, metadata={
         "help": "start MLServer from .venv-peers for the run (examples/mlserver), instead of --peer-url"})
     levels: tuple[int, ...] = field(default=(1, 16), metadata={"help": "closed-loop clients per row"})
     batch: int = field(default=64, metadata={"help": "images per request in the batched rows"})
-    duration_s: float = 15.0
-    warmup_s: float = 3.0
+    duration_s: float = field(default=15.0, metadata={"help": "measured seconds per row"})
+    warmup_s: float = field(default=3.0, metadata={"help": "unmeasured seconds before each measurement"})
     ort_threads: int = field(default=0, metadata={"help": "onnxruntime threads on both sides (0: one per core)"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/peer_compare.json)"})
 

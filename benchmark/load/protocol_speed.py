@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from robustcifar.artifacts import ModelArtifacts
-from robustcifar.config import config_to_dict, parse_config
+from robustcifar.config import config_to_dict, parse_config, shared_field
 from robustcifar.datasets import chosen_indices, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
@@ -46,17 +46,17 @@ PREDICTIONS_GOAL = 0.95
 
 @dataclass
 class ProtocolSpeedConfig(ServerOptions):
-    model: str = "ce_clean"
-    artifacts: Path | None = None
-    data: str = "auto"
-    data_dir: Path | None = None
+    model: str = field(default="ce_clean", metadata={"help": "the model measured"})
+    artifacts: Path | None = shared_field("artifacts")
+    data: str = shared_field("data")
+    data_dir: Path | None = shared_field("data_dir")
     images: int = field(default=2000, metadata={"help": "clean test images each accuracy pass sends (class-balanced)"})
     batch: int = field(default=64, metadata={"help": "images per v2 request, and the raw batch it is compared with"})
     v2_concurrency: int = field(default=2, metadata={"help": "v2 requests in flight (the benchmark's default)"})
-    predictions_concurrency: int = 16
+    predictions_concurrency: int = field(default=16, metadata={"help": "/predictions requests in flight"})
     ort_threads: int = field(default=0, metadata={"help": "the workers' onnxruntime threads (0: one per core, the server's default)"})
     duration_s: float = field(default=15.0, metadata={"help": "seconds per raw batch size and of the 16-client load"})
-    warmup_s: float = 3.0
+    warmup_s: float = field(default=3.0, metadata={"help": "unmeasured seconds before each measurement"})
     out: Path | None = field(default=None, metadata={"help": "JSON output (default reports/protocol_speed.json)"})
 
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
-from robustcifar.config import config_to_dict, parse_config
+from robustcifar.config import config_to_dict, parse_config, shared_field
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
@@ -62,8 +62,8 @@ TARGET_LATENCY_GAP_MS = 5.0
 class ThroughputConfig(LoadOptions):
     metrics_url: str = field(default_factory=lambda: ServeConfig().metrics_url(), metadata={
         "help": "TorchServe's metrics port, read for the mean batch size ('' to skip)"})
-    model: str = "ce_clean"
-    artifacts: Path | None = None
+    model: str = field(default="ce_clean", metadata={"help": "the model measured"})
+    artifacts: Path | None = shared_field("artifacts")
     levels: tuple[int, ...] = field(default=(1, 4, 16, 64), metadata={"help": "endpoint concurrencies"})
     duration_s: float = field(default=15.0, metadata={"help": "measured seconds per level"})
     warmup_s: float = field(default=3.0, metadata={"help": "unmeasured seconds before each level"})

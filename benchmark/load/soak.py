@@ -46,10 +46,10 @@ SETTLE_AFTER_RESTART_S = 30.0
 
 @dataclass
 class SoakConfig(LoadOptions):
-    model: str = "ce_clean"
-    concurrency: int = 16
-    duration_s: float = 600.0
-    sample_every_s: float = 10.0
+    model: str = field(default="ce_clean", metadata={"help": "the model to soak"})
+    concurrency: int = field(default=16, metadata={"help": "closed-loop clients"})
+    duration_s: float = field(default=600.0, metadata={"help": "seconds of load"})
+    sample_every_s: float = field(default=10.0, metadata={"help": "seconds between memory and throughput samples"})
     kill_worker_at_s: float | None = field(default=None, metadata={
         "help": "SIGKILL one worker of the model this many seconds in (default: no kill)"})
     max_growth_mb: float = field(default=20.0, metadata={

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import parse_config
+from ..config import parse_config, shared_field
 from ..datasets import DataSourceError, chosen_indices, load_cifar10
 from ..paths import data_dir
 from ..provenance import git_commit
@@ -22,16 +22,16 @@ from . import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, write_cifar10c
 
 @dataclass
 class Cifar10cConfig:
-    out: Path | None = None
-    data: str = "auto"
-    data_dir: Path | None = None
-    names: tuple[str, ...] = ALL_CORRUPTIONS
-    severities: tuple[int, ...] = SEVERITIES
-    seed: int = 0
+    out: Path | None = field(default=None, metadata={"help": "the folder to write (default: <data dir>/cifar10c)"})
+    data: str = shared_field("data")
+    data_dir: Path | None = shared_field("data_dir")
+    names: tuple[str, ...] = field(default=ALL_CORRUPTIONS, metadata={"help": "the corruptions written"})
+    severities: tuple[int, ...] = field(default=SEVERITIES, metadata={"help": "the severities written"})
+    seed: int = field(default=0, metadata={"help": "seed of the corruptions and of the --per-class selection"})
     per_class: int = field(default=0, metadata={
         "help": "test images per class (0: all 10,000): the class-balanced selection that the benchmark's "
                 "--per-class with the same --seed sends"})
-    device: str = "cpu"
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
 
 
 def main(argv: list[str] | None = None) -> int:

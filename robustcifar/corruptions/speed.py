@@ -70,9 +70,9 @@ def timed(images: torch.Tensor, name: str, severity: int) -> float:
 class SpeedConfig:
     images: Path | None = field(default=None, metadata={"help": "uint8 (N, 32, 32, 3) .npy (default: synthetic)"})
     count: int = field(default=10000, metadata={"help": "images per severity"})
-    device: str = "cpu"
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: all available cores)"})
-    names: tuple[str, ...] = ALL_CORRUPTIONS
+    names: tuple[str, ...] = field(default=ALL_CORRUPTIONS, metadata={"help": "the corruptions timed"})
 
 
 def main(argv: list[str] | None = None) -> int:

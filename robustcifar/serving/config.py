@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustcifar.config import shared_field
+
 from ..paths import project_root
 from ..worker_settings import SERVING_BATCH_SIZE, worker_threads
 
@@ -18,21 +20,21 @@ LOOPBACK = "127.0.0.1"
 
 @dataclass
 class ServeConfig:
-    models: str = field(default="all", metadata={"help": "'all' or comma-separated model names"})
-    seeds: str = field(default="", metadata={"help": "comma-separated training seeds: each of our models stands for its run with each seed (<model>-seed<N>)"})
-    artifacts: Path | None = None
+    models: str = shared_field("models")
+    seeds: str = shared_field("seeds")
+    artifacts: Path | None = shared_field("artifacts")
     state_dir: Path | None = field(default=None, metadata={"help": "logs, pid file, rendered config"})
     host: str = field(default=LOOPBACK, metadata={
         "help": "address of the public inference edge only (0.0.0.0 in a container); the rest stays on 127.0.0.1"})
     inference_port: int = field(default=8080, metadata={"help": "public inference port (the nginx edge)"})
     backend_port: int = field(default=8079, metadata={"help": "TorchServe's own inference port, loopback only"})
-    management_port: int = 8081
-    metrics_port: int = 8082
+    management_port: int = field(default=8081, metadata={"help": "TorchServe's management API, loopback only"})
+    metrics_port: int = field(default=8082, metadata={"help": "TorchServe's Prometheus metrics, loopback only"})
     # TorchServe always starts gRPC servers too: loopback, and ports of their own so that two
     # servers (a developer's and a test's) can run side by side.
-    grpc_inference_port: int = 7070
-    grpc_management_port: int = 7071
-    workers_per_model: int = 1
+    grpc_inference_port: int = field(default=7070, metadata={"help": "TorchServe's gRPC inference, loopback only"})
+    grpc_management_port: int = field(default=7071, metadata={"help": "TorchServe's gRPC management, loopback only"})
+    workers_per_model: int = field(default=1, metadata={"help": "worker processes per model"})
     # Dynamic batching, written into each archive's model-config.yaml. Measured on the 2-core VM
     # (README, Serving performance): with 8, sixteen clients keep one batch computing while the
     # next one queues; 1 ms is the least TorchServe accepts (0 means its default of 100 ms).
@@ -57,8 +59,8 @@ class ServeConfig:
     token_auth: bool = field(default=False, metadata={"help": "require TorchServe's API tokens (key_file.json)"})
     token_expiration_min: float = field(default=60.0, metadata={
         "help": "lifetime of the inference and management keys; renew them with the API key (README)"})
-    startup_timeout: float = 300.0
-    response_timeout_s: int = 60
+    startup_timeout: float = field(default=300.0, metadata={"help": "seconds `serve start` waits for every model"})
+    response_timeout_s: int = field(default=60, metadata={"help": "seconds a worker may take for one batch"})
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir) if self.state_dir else project_root() / "logs" / "torchserve"
