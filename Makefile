@@ -71,11 +71,12 @@ all: requirements train-all export serve benchmark
 
 requirements: $(STAMP) system-requirements
 
-# torch is pinned and installed first and alone: an unpinned one pulls several GB of CUDA wheels.
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+# torch is pinned and installed first and alone, the CPU build unless a GPU answers (scripts/install-torch.sh
+# says which it installed): an unpinned one pulls several GB of CUDA wheels.
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml scripts/install-torch.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	@bash $(ROOT)/scripts/install-torch.sh $(PY) $(TORCH_VERSION)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
@@ -94,15 +95,25 @@ system-requirements:
 train-all: requirements
 	$(PY) -m training --models all --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
 
+# Usage errors come before any install (checked when make reads this file).
+ifneq ($(filter train,$(MAKECMDGOALS)),)
+ifeq ($(MODEL),)
+$(error usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted> [SEEDS=0,1,2] [TRAIN_ARGS=...])
+endif
+endif
+ifneq ($(filter import,$(MAKECMDGOALS)),)
+ifeq ($(and $(ONNX),$(NAME)),)
+$(error usage: make import ONNX=file.onnx NAME=my_model IMPORT_ARGS="--layout NCHW ...")
+endif
+endif
+
 train: requirements
-	@test -n "$(MODEL)" || { echo "usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted>" >&2; exit 2; }
 	$(PY) -m training --models $(MODEL) --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
 
 export: requirements
 	$(PY) -m export $(MODELS_ARG) $(EXPORT_ARGS)
 
 import: requirements
-	@test -n "$(ONNX)" -a -n "$(NAME)" || { echo "usage: make import ONNX=file.onnx NAME=my_model IMPORT_ARGS=\"--layout NCHW ...\"" >&2; exit 2; }
 	$(PY) -m export import --onnx $(ONNX) --name $(NAME) $(IMPORT_ARGS)
 
 archives: requirements

@@ -11,11 +11,16 @@ from pathlib import Path
 
 
 def project_root() -> Path:
-    """The checkout this package lives in, or $ROBUSTCIFAR_HOME when installed elsewhere."""
+    """Where the project's files live: $ROBUSTCIFAR_HOME when set; else the checkout this package lives
+    in (run from it, or installed from it in editable mode); else, for a package installed into
+    site-packages, the current directory (a user's own project folder)."""
     env = os.environ.get("ROBUSTCIFAR_HOME")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "robustcifar").is_dir():
+        return checkout
+    return Path.cwd().resolve()
 
 
 def artifacts_dir() -> Path:

@@ -159,10 +159,14 @@ def test_cifar_statistics_are_the_models(tmp_path):
     assert (CIFAR_MEAN, CIFAR_STD) == (CIFAR10_MEAN, CIFAR10_STD)
 
 
-@pytest.mark.parametrize("given", [[], ["ONNX=model.onnx"], ["NAME=my_model"]])
-def test_make_import_without_its_file_or_name_prints_the_usage(given):
-    # -o: the prerequisites (the virtualenv, Java, nginx) are taken as done; only the recipe runs
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(project_root()), "-o", "requirements", "import", *given],
+@pytest.mark.parametrize(("goal", "given", "usage"), [
+    ("import", [], "usage: make import ONNX=file.onnx NAME=my_model"),
+    ("import", ["ONNX=model.onnx"], "usage: make import ONNX=file.onnx NAME=my_model"),
+    ("import", ["NAME=my_model"], "usage: make import ONNX=file.onnx NAME=my_model"),
+    ("train", [], "usage: make train MODEL=")])
+def test_make_without_its_arguments_prints_the_usage_before_any_install(goal, given, usage):
+    # --dry-run: had make got as far as the prerequisites, it would print their commands (the installs)
+    done = subprocess.run(["make", "--no-print-directory", "--dry-run", "-C", str(project_root()), goal, *given],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert "usage: make import ONNX=file.onnx NAME=my_model" in done.stderr
+    assert usage in done.stderr and done.stdout == ""
