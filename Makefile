@@ -28,6 +28,11 @@ NAME ?=
 IMPORT_ARGS ?=
 # More options for `python -m benchmark`, e.g. BENCHMARK_ARGS="--no-latency".
 BENCHMARK_ARGS ?=
+# PROTOCOL=v2 sends the accuracy pass as Open Inference Protocol requests of BATCH images each;
+# RESUME=reports/<run> continues a stopped benchmark run (only the cells it has not recorded are sent).
+PROTOCOL ?=
+BATCH ?=
+RESUME ?=
 # TorchServe's key_file.json, when the server requires its API keys (the container's default).
 KEY_FILE ?=
 # cpu or cuda: which serving image docker-up runs with Docker (cuda: onnxruntime-gpu, docker/compose.gpu.yaml).
@@ -130,8 +135,9 @@ status: requirements
 
 benchmark: requirements
 	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(MODELS_ARG) $(if $(KEY_FILE),--key-file $(KEY_FILE)) \
+		$(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume $(RESUME)) \
 		$(BENCHMARK_ARGS)
-	$(PY) -m benchmark.report
+	$(PY) -m benchmark.report $(if $(RESUME),--run $(RESUME))
 
 report: requirements
 	$(PY) -m benchmark.report $(if $(RUN),--run $(RUN))

@@ -39,7 +39,7 @@ from robustcifar.serving.hosts import require_loopback
 from .http_load import NO_ANSWER, Sample, closed_loop, open_loop
 from .load_test import LoadTestError
 from .machine import busy_cores, cpu_counters
-from .targets import LoadOptions, prediction_target
+from .targets import LoadOptions, prediction_target, protocol_for
 
 # Targets of the overload issue, on the 2-core machine with the load generator beside the server.
 OPEN_LOOP_SHARE = 0.90
@@ -158,8 +158,9 @@ def verdicts(capacity: float, reference_p99: float, phases: dict[str, Phase], re
 
 
 def overload_model(config: OverloadConfig, model: str) -> dict:
-    url = f"{config.url.rstrip('/')}/predictions/{model}"
-    target = prediction_target(config, model)
+    protocol = protocol_for(config, model)
+    url = f"{config.url.rstrip('/')}{protocol.path(model)}"
+    target = prediction_target(config, model, protocol=protocol)
     first = asyncio.run(closed_loop(target, 1, 0.5, polite=True))
     if not first or first[0].status != 200:
         status = first[0].status if first else NO_ANSWER

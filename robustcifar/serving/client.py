@@ -27,7 +27,7 @@ class ServerOptions:
     """The server a tool talks to: its inference edge, its management API, its API keys."""
 
     url: str = field(default_factory=lambda: _defaults().public_url(), metadata={
-        "help": "the inference edge (default: ServeConfig's, http://127.0.0.1:8080)"})
+        "help": "the inference edge (ServeConfig's public URL)"})
     management_url: str = field(default_factory=lambda: _defaults().management_url(), metadata={
         "help": "TorchServe's management API, loopback only (default: ServeConfig's)"})
     key_file: Path | None = field(default=None, metadata={

@@ -42,7 +42,7 @@ def test_clean_cell_must_hold_the_corrupted_cells_images():
 
 def test_study_preset_sizes():
     config = parse_config(BenchmarkConfig, ["--profile", "study"], presets=PRESETS)
-    assert (config.per_class, config.clean_per_class) == (30, 0)  # 300 images per cell, all 10,000 clean
+    assert (config.per_class, config.clean_per_class) == (100, 0)  # 1,000 images per cell, all 10,000 clean
     assert config.resolved_concurrency() >= 16  # two server batches of 8 in flight
 
 

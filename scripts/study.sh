@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The study across training seeds and budgets (docs/study.md), one part at a time. Every step resumes:
+# training continues a stopped run and skips finished ones, the benchmark continues its run folder,
+# so the same command, run again after a stop, finishes the part.
+#
+#   scripts/study.sh seeds 0,1,2           the four models at the study budget, one run per seed
+#   scripts/study.sh budgets ce 10,20      the cross-entropy pair at more epochs (seed 0); `angular` for the other
+#
+# Each part ends with its runs' per-image outcomes in results/study-cpu/runs/ (commit them) and the
+# study section rebuilt from everything committed there (results/study-cpu/study.md, README.md).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PY:-.venv/bin/python}
+part=${1:?usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20}
+case "$part" in
+    seeds)
+        seeds=${2:?usage: scripts/study.sh seeds 0,1,2}
+        "$PY" -m training --models all --profile study --seeds "$seeds" --no-progress
+        runs=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('all', seeds='$seeds')))")
+        label="seeds-${seeds//,/-}" ;;
+    budgets)
+        loss=${2:?usage: scripts/study.sh budgets ce|angular 10,20}; budgets=${3:?usage: scripts/study.sh budgets ce 10,20}
+        case "$loss" in ce) models=ce_clean,ce_corrupted ;; angular) models=angular,angular_corrupted ;;
+            *) echo "study.sh: the loss is ce or angular, not $loss" >&2; exit 2 ;; esac
+        "$PY" -m training --models "$models" --profile study --budgets "$budgets" --no-progress
+        runs=$("$PY" -c "
+from robustcifar.model_specs import RunName
+print(','.join(str(RunName(m, 0, int(b))) for m in '$models'.split(',') for b in '$budgets'.split(',')))")
+        label="budgets-$loss-${budgets//,/-}" ;;
+    *) echo "usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20" >&2; exit 2 ;;
+esac
+"$PY" -m export --models "$runs" --no-progress
+"$PY" -m serve archive --models "$runs"
+"$PY" -m serve start --models "$runs"
+out=reports/study-$label
+resume=()
+[ -d "$out/cells" ] && resume=(--resume "$out")
+"$PY" -m benchmark --profile study --models "$runs" --protocol v2 --batch 64 --no-latency --no-progress \
+    --out "$out" "${resume[@]}"
+"$PY" -m serve stop
+"$PY" -m benchmark.study collect --bench "$out"
+"$PY" -m benchmark.study report --readme README.md
