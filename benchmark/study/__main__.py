@@ -121,7 +121,7 @@ def replace_block(text: str, block: str) -> str:
 def report(config: ReportConfig) -> int:
     results = config.results or default_results()
     study = Study.of(load_runs(results / "runs"))
-    text = section(study)
+    text = section(study, compact=True)
     if config.check:
         if config.readme is None:
             raise UsageError("--check compares the README's block: pass --readme README.md")
@@ -132,11 +132,13 @@ def report(config: ReportConfig) -> int:
             return 1
         print(f"[study] {config.readme}'s study block matches the committed outcomes")
         return 0
-    (results / "study.md").write_text("# The study, from the committed per-run outcomes\n\n" + text)
+    (results / "study.md").write_text("# The study, from the committed per-run outcomes\n\n"
+                                      "Written by `python -m benchmark.study report` from runs/; the method is in "
+                                      "docs/study.md.\n\n" + section(study))
     plot_budget(study, results / "plots" / "budget.png")
     if config.readme is not None:
         config.readme.write_text(replace_block(config.readme.read_text(), text))
-    print(text)
+    print(section(study))
     return 0
 
 

@@ -171,8 +171,24 @@ def runs_table(study: Study) -> list[str]:
     return lines
 
 
-def section(study: Study) -> str:
-    """The whole study section (markdown)."""
+def runs_summary(study: Study) -> str:
+    """One line: the range of training and benchmark wall times per run, the CPUs, native bf16."""
+    runs = [run for group in study.groups.values() for run in group.runs if group.epochs == study.budget]
+    if not runs:
+        return ""
+    train = [run.meta["training"]["wall_seconds"] / 60 for run in runs]
+    speed = [run.meta["training"]["images_per_second"] for run in runs]
+    bench = [run.meta["benchmark"]["accuracy_seconds"] / run.meta["benchmark"]["models_in_run"] / 60 for run in runs]
+    cpus = sorted({run.meta["training"]["cpu"] for run in runs})
+    native = sorted({"native bf16" if run.meta["training"]["cpu_native_bf16"] else "no native bf16" for run in runs})
+    return (f"At the study budget, a run trained in {min(train):.1f}-{max(train):.1f} min ({min(speed):.0f}-"
+            f"{max(speed):.0f} images/s) and was benchmarked in {min(bench):.1f}-{max(bench):.1f} min (its share of "
+            f"its benchmark run), on {', '.join(cpus)} ({', '.join(native)}); every run is in the runs table of "
+            "results/study-cpu/study.md.")
+
+
+def section(study: Study, compact: bool = False) -> str:
+    """The study section (markdown): everything, or (compact) the README's share of it."""
     n_runs = sum(len(g.runs) for g in study.groups.values())
     first = study.group(study.models()[0]) if study.models() else None
     images = first.grid_index().size if first else 0
@@ -182,14 +198,15 @@ def section(study: Study) -> str:
         f"{images} class-balanced test images, the clean cell {clean}. Every figure is the mean over the seeds "
         "with a 95% interval over seeds and test images (benchmark/study/intervals.py); a run of one seed has an "
         "interval over the test images only, marked (1 seed)._"),
-        "**Study 2, cross-entropy** (percent)", *study_2(study, "ce"), "",
-        "**Study 2, angular loss + kNN** (percent)", *study_2(study, "angular"), "",
-        "**Study 1, accuracy on corrupted test images** (percent)", *study_1(study), "",
-        "**Each model** (percent; the drop in points, on the same images)", *models_table(study), "",
-        "**The study's comparisons** (percentage points, paired over the test images)", *comparisons_table(study), "",
-        "**Per corruption** (percentage points, mean over the 5 severities)", *per_corruption_table(study), "",
-        "**Budget: the gain of corrupted training** (`*_corrupted` − its clean twin, percentage points)",
-        *budget_table(study), "", *budget_verdict(study), "",
-        "**Runs**", *runs_table(study),
+        "", "**Study 2, cross-entropy** (percent)", "", *study_2(study, "ce"), "",
+        "**Study 2, angular loss + kNN** (percent)", "", *study_2(study, "angular"), "",
+        "**Study 1, accuracy on corrupted test images** (percent)", "", *study_1(study), "",
+        "**The study's comparisons** (percentage points, paired over the test images)", "", *comparisons_table(study),
+        "", "**Budget: the gain of corrupted training** (`*_corrupted` − its clean twin, percentage points)", "",
+        *budget_table(study), "", *budget_verdict(study), "", runs_summary(study),
     ]
+    if not compact:
+        parts += ["", "**Each model** (percent; the drop in points, on the same images)", "", *models_table(study), "",
+                  "**Per corruption** (percentage points, mean over the 5 severities)", "", *per_corruption_table(study),
+                  "", "**Runs**", "", *runs_table(study)]
     return "\n".join(parts) + "\n"
