@@ -11,6 +11,11 @@ TORCH_VERSION ?= 2.13.0
 PROFILE ?= auto
 MODEL ?=
 URL ?= http://127.0.0.1:8080
+# A CIFAR-10 of your own for training, export and the benchmark: the official archive or folder, or an
+# image folder or its tarball (default: an official archive in $(ROBUSTCIFAR_DATA) or data/, else the
+# JPEG copy in ../shared/data, else a download). ROBUSTCIFAR_DATA moves the download and cache folder.
+DATA ?=
+DATA_ARG = $(if $(DATA),--data $(DATA))
 # Options for `python -m serve` (archive, start, stop, status), e.g. SERVE_ARGS="--token-auth".
 SERVE_ARGS ?=
 # Which models archives, serve and benchmark take (default: our four), e.g. MODELS=ce_clean,my_model.
@@ -98,7 +103,7 @@ system-requirements:
 	  else echo "error: the inference edge needs nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
 
 train-all: requirements
-	$(PY) -m training --models all --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
+	$(PY) -m training --models all --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(DATA_ARG) $(TRAIN_ARGS)
 
 # Usage errors come before any install (checked when make reads this file).
 ifneq ($(filter train,$(MAKECMDGOALS)),)
@@ -113,13 +118,13 @@ endif
 endif
 
 train: requirements
-	$(PY) -m training --models $(MODEL) --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(TRAIN_ARGS)
+	$(PY) -m training --models $(MODEL) --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS)) $(DATA_ARG) $(TRAIN_ARGS)
 
 export: requirements
-	$(PY) -m export $(MODELS_ARG) $(EXPORT_ARGS)
+	$(PY) -m export $(MODELS_ARG) $(DATA_ARG) $(EXPORT_ARGS)
 
 import: requirements
-	$(PY) -m export import --onnx $(ONNX) --name $(NAME) $(IMPORT_ARGS)
+	$(PY) -m export import --onnx $(ONNX) --name $(NAME) $(DATA_ARG) $(IMPORT_ARGS)
 
 archives: requirements
 	$(PY) -m serve archive $(MODELS_ARG) $(SERVE_ARGS)
@@ -134,7 +139,7 @@ status: requirements
 	$(PY) -m serve status $(SERVE_ARGS)
 
 benchmark: requirements
-	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(MODELS_ARG) $(if $(KEY_FILE),--key-file $(KEY_FILE)) \
+	$(PY) -m benchmark --url $(URL) --profile $(PROFILE) $(MODELS_ARG) $(DATA_ARG) $(if $(KEY_FILE),--key-file $(KEY_FILE)) \
 		$(if $(PROTOCOL),--protocol $(PROTOCOL)) $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume $(RESUME)) \
 		$(BENCHMARK_ARGS)
 	$(PY) -m benchmark.report $(if $(RESUME),--run $(RESUME))
@@ -143,7 +148,7 @@ report: requirements
 	$(PY) -m benchmark.report $(if $(RUN),--run $(RUN))
 
 cifar10c: requirements
-	$(PY) -m robustcifar.corruptions.cifar10c_folder
+	$(PY) -m robustcifar.corruptions.cifar10c_folder $(DATA_ARG)
 
 # The peers' environment: MLServer and Triton's client, which the v2 tests and examples/mlserver use.
 peers: $(PEERS_STAMP)
