@@ -4,7 +4,7 @@
     start     start TorchServe in the background and wait until every model answers (a running
               server whose archives changed since it started is restarted, saying which)
     stop      stop TorchServe and all its workers
-    status    say whether it runs and which models are ready
+    status    say whether it runs: its process groups and the inference URL
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ So this process starts both, each in a process group of its own, and
     that runs outside a container behave the same).
 
 What differs from `python -m serve start`: token authorization is on by default; the edge listens
-on --public-host (0.0.0.0: every interface of the container, whose port mapping decides what is
+on --host (0.0.0.0: every interface of the container, whose port mapping decides what is
 published) while TorchServe's inference, management and metrics APIs stay on --host (loopback);
 the model store is any folder and by default all of its archives are served; logs go to stdout.
 TorchServe writes its API keys to key_file.json in the state folder: see docker/README.md.
