@@ -51,6 +51,24 @@ def _json_error(status: int, error: str, detail: str) -> str:
     return f"return {status} '{body}';"
 
 
+def v2_get_location(suffix: str, operation: str, errors: str) -> str:
+    """A v2 model path answered to GET by the model's worker: its `operation` as a body-less POST."""
+    return f"""        location ~ "{V2_MODEL}{suffix}$" {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            {errors}
+            proxy_method POST;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+            proxy_set_header {OP_HEADER} {operation};
+            proxy_set_header {VERSION_HEADER} $v2version;
+            proxy_pass http://torchserve/predictions/$v2model;
+        }}
+"""
+
+
 def v2_server_metadata() -> str:
     return json.dumps({"name": SERVER_NAME, "version": "1", "extensions": ["binary_tensor_data"]})
 
@@ -84,6 +102,8 @@ def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
                  "error_page 507 = @v2_worker_failed;")
     server_metadata, model_path = v2_server_metadata(), V2_MODEL
     op_header, version_header = OP_HEADER, VERSION_HEADER
+    v2_get_locations = "".join(v2_get_location(suffix, operation, v2_errors)
+                               for suffix, operation in (("/ready", "ready"), ("", "metadata")))
     return f"""# Rendered by serve/edge.py; edit ServeConfig, not this file.
 {user_line}
 worker_processes 1;
@@ -189,33 +209,7 @@ http {{
             proxy_set_header {version_header} $v2version;
             proxy_pass http://torchserve/predictions/$v2model;
         }}
-        location ~ "{model_path}/ready$" {{
-            if ($request_method !~ ^(GET|HEAD)$) {{
-                return 405;
-            }}
-            {v2_errors}
-            proxy_method POST;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
-            proxy_set_header {op_header} ready;
-            proxy_set_header {version_header} $v2version;
-            proxy_pass http://torchserve/predictions/$v2model;
-        }}
-        location ~ "{model_path}$" {{
-            if ($request_method !~ ^(GET|HEAD)$) {{
-                return 405;
-            }}
-            {v2_errors}
-            proxy_method POST;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
-            proxy_set_header {op_header} metadata;
-            proxy_set_header {version_header} $v2version;
-            proxy_pass http://torchserve/predictions/$v2model;
-        }}
-        location / {{
+{v2_get_locations}        location / {{
             return 404;
         }}
         location @v2_not_found {{ {v2_not_found} }}

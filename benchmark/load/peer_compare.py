@@ -28,11 +28,10 @@ from pathlib import Path
 import requests
 
 from robustcifar.artifacts import ModelArtifacts
-from robustcifar.config import config_to_dict, parse_config, shared_field
+from robustcifar.config import shared_field
 from robustcifar.errors import UsageError
 from robustcifar.input_spec import InputSpec
-from robustcifar.paths import project_root, reports_dir
-from robustcifar.provenance import run_record, write_json
+from robustcifar.paths import project_root
 from robustcifar.serving.client import ServerOptions
 from robustcifar.serving.hosts import require_loopback
 from robustcifar.serving.protocols import (
@@ -45,6 +44,7 @@ from robustcifar.serving.protocols import (
 from robustcifar.worker_settings import THREADS_ENV, worker_threads
 
 from .http_load import Target
+from .reports import tool_main, write_report
 from .serving_throughput import measure_endpoint
 from .targets import random_images
 
@@ -173,20 +173,12 @@ def run(config: PeerConfig) -> dict:
     text = table(rows)
     print(text)
     report = {"model": config.model, "threads": threads, "rows": [asdict(r) for r in rows], "table": text,
-              "config": config_to_dict(config), "run": run_record(started=started)}
-    out = config.out or reports_dir() / "peer_compare.json"
-    write_json(out, report)
-    print(f"[peer] wrote {out}")
-    return report
+              }
+    return write_report(report, config, started, "peer_compare", "peer")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        run(parse_config(PeerConfig, argv, __doc__))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return tool_main(PeerConfig, run, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from robustcifar.artifacts import ModelArtifacts
-from robustcifar.config import config_to_dict, parse_config, shared_field
+from robustcifar.config import shared_field
 from robustcifar.datasets import chosen_indices, load_cifar10
 from robustcifar.errors import UsageError
-from robustcifar.paths import reports_dir
-from robustcifar.provenance import run_record, write_json
 from robustcifar.serving.client import ServerOptions
 from robustcifar.serving.hosts import require_loopback
 from robustcifar.serving.protocols import PREDICTIONS, V2Protocol, fetch_v2_contract
 from robustcifar.worker_settings import SERVING_BATCH_SIZE, worker_threads
 
 from ..accuracy.client import PredictionClient
+from .reports import tool_main, write_report
 from .serving_throughput import measure_endpoint, measure_raw
 from .targets import prediction_target
 
@@ -125,20 +124,12 @@ def run(config: ProtocolSpeedConfig) -> dict:
                                                                      for p in passes],
               "raw_onnxruntime": {str(b): asdict(r) for b, r in raw.items()}, "predictions_16_clients": asdict(sixteen),
               "failures_16_clients": {str(k): v for k, v in failures.items()}, "figures": lines,
-              "config": config_to_dict(config), "run": run_record(started=started)}
-    out = config.out or reports_dir() / "protocol_speed.json"
-    write_json(out, report)
-    print(f"[speed] wrote {out}")
-    return report
+              }
+    return write_report(report, config, started, "protocol_speed", "speed")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        run(parse_config(ProtocolSpeedConfig, argv, __doc__))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return tool_main(ProtocolSpeedConfig, run, argv, __doc__)
 
 
 if __name__ == "__main__":

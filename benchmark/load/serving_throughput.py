@@ -33,10 +33,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
-from robustcifar.config import config_to_dict, parse_config, shared_field
+from robustcifar.config import shared_field
 from robustcifar.errors import UsageError
-from robustcifar.paths import reports_dir
-from robustcifar.provenance import run_record, write_json
 from robustcifar.serving.config import ServeConfig
 from robustcifar.serving.hosts import require_loopback
 from robustcifar.worker_settings import worker_threads
@@ -52,6 +50,7 @@ from .http_load import (
 )
 from .machine import busy_cores, cpu_counters
 from .onnx_baseline import BASELINE_BATCH_SIZES, measure_model
+from .reports import tool_main, write_report
 from .targets import LoadOptions, prediction_target, protocol_for
 
 TARGET_THROUGHPUT_SHARE = 0.80
@@ -237,22 +236,12 @@ def run(config: ThroughputConfig) -> dict:
         "endpoint": [asdict(r) for r in endpoint.values()],
         "failures": {str(k): v for k, v in failures.items()},
         "targets": targets,
-        "config": config_to_dict(config),
-        "run": run_record(started=started),
-    }
-    out = config.out or reports_dir() / "serving_throughput.json"
-    write_json(out, report)
-    print(f"[throughput] wrote {out}")
-    return report
+        }
+    return write_report(report, config, started, "serving_throughput", "throughput")
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        run(parse_config(ThroughputConfig, argv, __doc__))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return tool_main(ThroughputConfig, run, argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcifar.config import config_to_dict, parse_config
+from robustcifar.config import config_to_dict
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.provenance import run_record, write_json
@@ -38,6 +38,7 @@ from robustcifar.serving.client import ManagementClient
 from robustcifar.serving.hosts import require_loopback
 
 from .http_load import BackgroundLoad, Sample, failure_summary
+from .reports import tool_main
 from .targets import LoadOptions, prediction_target
 
 RECOVERY_GRACE_S = 5.0
@@ -241,11 +242,7 @@ def summarise(config: SoakConfig, samples: list[Sample], start: float, snapshots
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse_config(SoakConfig, argv, __doc__))
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return tool_main(SoakConfig, run, argv, __doc__)
 
 
 if __name__ == "__main__":
