@@ -2,7 +2,10 @@
 
 `python -m export import --onnx FILE --name NAME [--layout ... --mean ... --std ...]` brings a
 CIFAR-10 classifier of your own into artifacts/NAME/ in the same form (see export/importer.py;
-`python -m export import --help` lists the options)."""
+`python -m export import --help` lists the options).
+
+`python -m export quantize [--models ...]` writes an int8 copy of each, artifacts/<name>_int8/
+(export/quantize.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from robustcifar.classes import CLASS_NAMES
 from robustcifar.config import SHARED_FIELDS, parse_config, shared_field
 from robustcifar.datasets import DataSourceError, balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
-from robustcifar.model_specs import RunName, get_spec, resolve_model_names
+from robustcifar.model_specs import INT8_SUFFIX, RunName, get_spec, resolve_model_names
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit, portable
 
@@ -25,6 +28,8 @@ from .importer import ImportConfig, ModelImportError, import_model
 from .importer import __doc__ as importer_doc
 from .onnx_export import OPSET, export_onnx
 from .parity import MAX_ABS_DIFF, check_parity
+from .quantize import QuantizeConfig, quantize_main
+from .quantize import __doc__ as quantize_doc
 
 
 @dataclass
@@ -64,7 +69,7 @@ def export_model(name: str, config: ExportConfig, data) -> ModelMeta:
         name=name, kind=model.kind, class_names=list(CLASS_NAMES), output_name=model.output_name,
         onnx_sha256=sha256_file(artifacts.onnx), opset=OPSET, git_commit=git_commit(),
         data_source_kind=data.source_kind, trained_on_corrupted=get_spec(name).trained_on_corrupted,
-        training_metrics=info["extra"].get("metrics", {}),
+        training_metrics=info["extra"].get("metrics", {}), selection=dict(selection),
     )
     if model.kind == "embedder":
         gallery = build_gallery(onnx_model, data, selection, config.progress)
@@ -90,15 +95,29 @@ def import_main(argv: list[str]) -> int:
     return 0
 
 
+def quantize_command(argv: list[str]) -> int:
+    config = parse_config(QuantizeConfig, argv, quantize_doc.split("\n\n")[0])
+    try:
+        names = [n for n in resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
+                 if not n.endswith(INT8_SUFFIX)]
+        quantize_main(config, names, load_cifar10(config.data, config.data_dir))
+    except (UsageError, DataSourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["import"]:
         return import_main(argv[1:])
+    if argv[:1] == ["quantize"]:
+        return quantize_command(argv[1:])
     config = parse_config(ExportConfig, argv, __doc__)
     try:
         # imported models are already in their exported form
         names = [n for n in resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
-                 if RunName.parse(n) is not None]
+                 if (run := RunName.parse(n)) is not None and not run.int8]
         for name in names:  # before minutes of data decoding
             require_checkpoint(name, ModelArtifacts.for_model(name, config.artifacts))
         data = load_cifar10(config.data, config.data_dir)

@@ -60,9 +60,12 @@ class ModelArtifacts:
 
 
 def imported_models(root: Path | None = None) -> list[str]:
-    """Names of the models under `root` (default artifacts/) that were imported, sorted."""
+    """Names of the models under `root` (default artifacts/) that are not runs of ours: the imported
+    ones and their int8 copies, sorted."""
     base = Path(root) if root else artifacts_dir()
-    return sorted(meta.parent.name for meta in base.glob("*/meta.json") if ModelMeta.load(meta).imported)
+    metas = {path.parent.name: ModelMeta.load(path) for path in base.glob("*/meta.json")}
+    imported = {name for name, meta in metas.items() if meta.imported}
+    return sorted(name for name, meta in metas.items() if name in imported or meta.quantized.get("from") in imported)
 
 
 def model_store_dir(root: Path | None = None) -> Path:
@@ -92,6 +95,11 @@ class ModelMeta:
     # set by `python -m export import` for a model brought by the user: its source file's name and
     # hash, the declared input spec, the class order and the import's own check
     imported: dict[str, Any] = field(default_factory=dict)
+    # which training images the model was trained on (the checkpoint's selection): what its gallery,
+    # and an int8 copy's calibration, are drawn from
+    selection: dict[str, Any] = field(default_factory=dict)
+    # set by `python -m export quantize` for an int8 copy: its source, method and parity
+    quantized: dict[str, Any] = field(default_factory=dict)
     version: int = META_VERSION
 
     def save(self, path: Path) -> None:

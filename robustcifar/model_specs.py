@@ -8,6 +8,7 @@ same way, through `run_name` and `RunName.parse`:
     ce_clean-seed1           seed 1
     ce_clean-ep20            seed 0, trained for 20 epochs instead of the profile's number
     ce_clean-seed2-ep20      both
+    ce_clean_int8            a run's int8 copy (`python -m export quantize`), any of the above + _int8
 
 The names are valid TorchServe model names and URL path segments (`/predictions/ce_clean-seed1`).
 """
@@ -39,7 +40,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_SPECS)
 
-_RUN_PATTERN = re.compile(r"^(?P<model>[a-z_]+?)(?:-seed(?P<seed>\d+))?(?:-ep(?P<epochs>\d+))?$")
+_RUN_PATTERN = re.compile(r"^(?P<model>[a-z_]+?)(?:-seed(?P<seed>\d+))?(?:-ep(?P<epochs>\d+))?(?P<int8>_int8)?$")
+INT8_SUFFIX = "_int8"
 
 
 @dataclass(frozen=True, order=True)
@@ -49,9 +51,15 @@ class RunName:
     model: str
     seed: int = 0
     epochs: int | None = None
+    int8: bool = False  # the run's int8 copy
 
     def __str__(self) -> str:
-        return run_name(self.model, self.seed, self.epochs)
+        return run_name(self.model, self.seed, self.epochs) + (INT8_SUFFIX if self.int8 else "")
+
+    @property
+    def float_run(self) -> RunName:
+        """The float32 run an int8 copy was made from (itself for a float32 run)."""
+        return RunName(self.model, self.seed, self.epochs)
 
     @classmethod
     def parse(cls, name: str) -> RunName | None:
@@ -62,7 +70,8 @@ class RunName:
         if (match["seed"] and match["seed"] != str(int(match["seed"]))) or (
                 match["epochs"] and (match["epochs"] != str(int(match["epochs"])) or int(match["epochs"]) < 1)):
             return None  # one spelling per run: no leading zeros, no zero epochs
-        return cls(match["model"], int(match["seed"] or 0), int(match["epochs"]) if match["epochs"] else None)
+        return cls(match["model"], int(match["seed"] or 0), int(match["epochs"]) if match["epochs"] else None,
+                   bool(match["int8"]))
 
 
 def run_name(model: str, seed: int = 0, epochs: int | None = None) -> str:
@@ -125,5 +134,5 @@ def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequ
             runs.append(run)
     # ours grouped by model in canonical order, then seed, then budget (the plain budget first)
     order = {m: i for i, m in enumerate(MODEL_NAMES)}
-    runs.sort(key=lambda r: (order[r.model], r.seed, r.epochs or 0))
+    runs.sort(key=lambda r: (order[r.model], r.seed, r.epochs or 0, r.int8))
     return list(dict.fromkeys(str(r) for r in runs)) + [n for n in imported if n in others]
