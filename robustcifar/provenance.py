@@ -52,10 +52,24 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(cpu, name, lambda: False)() for name in checks)
 
 
+INT8_FLAGS = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
+
+
+def cpu_int8_features() -> list[str]:
+    """The int8 dot-product instructions this CPU has (what onnxruntime's int8 kernels use), from /proc/cpuinfo."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [name for flag, name in INT8_FLAGS.items() if flag in flags]
+
+
 def hardware_summary() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count(),
+        "cpu_int8": cpu_int8_features(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }

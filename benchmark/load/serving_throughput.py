@@ -35,9 +35,11 @@ import numpy as np
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import shared_field
 from robustcifar.errors import UsageError
+from robustcifar.provenance import cpu_int8_features, cpu_model
+from robustcifar.serving.client import ManagementClient
 from robustcifar.serving.config import ServeConfig
 from robustcifar.serving.hosts import require_loopback
-from robustcifar.worker_settings import worker_threads
+from robustcifar.worker_settings import SERVING_BATCH_SIZE, worker_threads
 
 from .http_load import (
     ANSWER_WITHOUT_LABEL,
@@ -48,7 +50,7 @@ from .http_load import (
     failure_summary,
     one_request,
 )
-from .machine import busy_cores, cpu_counters
+from .machine import busy_cores, cpu_counters, resident_mb
 from .onnx_baseline import BASELINE_BATCH_SIZES, measure_model
 from .reports import tool_main, write_report
 from .targets import LoadOptions, prediction_target, protocol_for
@@ -61,7 +63,9 @@ TARGET_LATENCY_GAP_MS = 5.0
 class ThroughputConfig(LoadOptions):
     metrics_url: str = field(default_factory=lambda: ServeConfig().metrics_url(), metadata={
         "help": "TorchServe's metrics port, read for the mean batch size ('' to skip)"})
-    model: str = field(default="ce_clean", metadata={"help": "the model measured"})
+    model: str = field(default="ce_clean", metadata={
+        "help": "the model measured, or several, comma-separated, one after the other in one run and compared "
+                "(e.g. ce_clean,ce_clean_int8)"})
     artifacts: Path | None = shared_field("artifacts")
     levels: tuple[int, ...] = field(default=(1, 4, 16, 64), metadata={"help": "endpoint concurrencies"})
     duration_s: float = field(default=15.0, metadata={"help": "measured seconds per level"})
@@ -191,34 +195,32 @@ def check_endpoint(target: Target, url: str) -> None:
                          "start the server with `make serve`, or pass --url / --model")
 
 
-def run(config: ThroughputConfig) -> dict:
-    started = time.time()
-    artifacts = ModelArtifacts.for_model(config.model, config.artifacts)
+def measure_one(config: ThroughputConfig, model: str, threads: int) -> dict:
+    """Raw onnxruntime and the endpoint at every level, for one model."""
+    artifacts = ModelArtifacts.for_model(model, config.artifacts)
     if not artifacts.onnx.is_file():
         raise UsageError(f"{artifacts.onnx} does not exist; run `make export` first")
-    threads = worker_threads(config.ort_threads)
-    require_loopback(config.url)
-    protocol = protocol_for(config, config.model)
-    target = prediction_target(config, config.model, protocol=protocol)
-    url, images = f"{config.url.rstrip('/')}{protocol.path(config.model)}", protocol.images_per_request
+    protocol = protocol_for(config, model)
+    target = prediction_target(config, model, protocol=protocol)
+    url, images = f"{config.url.rstrip('/')}{protocol.path(model)}", protocol.images_per_request
     check_endpoint(target, url)
-
     raw = measure_raw(artifacts, threads, config.duration_s, tuple(sorted({*BASELINE_BATCH_SIZES, images})))
     for batch, result in raw.items():
-        print(f"[throughput] raw onnxruntime as a worker runs it, batch {batch:>2}: {result.per_second:7.1f} img/s, "
-              f"p50 {result.p50_ms:.2f} ms per call", flush=True)
+        print(f"[throughput] {model}: raw onnxruntime as a worker runs it, batch {batch:>2}: "
+              f"{result.per_second:7.1f} img/s, p50 {result.p50_ms:.2f} ms per call", flush=True)
     endpoint, failures = {}, {}
     for concurrency in config.levels:
-        before = batch_counters(config.metrics_url, config.model)
+        before = batch_counters(config.metrics_url, model)
         endpoint[concurrency], failures[concurrency] = measure_endpoint(
             target, concurrency, config.warmup_s, config.duration_s)
-        endpoint[concurrency].mean_batch = mean_batch(before, batch_counters(config.metrics_url, config.model))
-        print(f"[throughput] endpoint, concurrency {concurrency:>2}: {endpoint[concurrency].per_second:7.1f} req/s "
-              f"({endpoint[concurrency].per_second * images:.1f} img/s), p50 {endpoint[concurrency].p50_ms:.2f} ms",
+        endpoint[concurrency].mean_batch = mean_batch(before, batch_counters(config.metrics_url, model))
+        print(f"[throughput] {model}: endpoint, concurrency {concurrency:>2}: {endpoint[concurrency].per_second:7.1f} "
+              f"req/s ({endpoint[concurrency].per_second * images:.1f} img/s), p50 {endpoint[concurrency].p50_ms:.2f} ms",
               flush=True)
-
+    management = ManagementClient(config.management_url, config.keys().get("management"))
+    worker_mb = sum(resident_mb(int(w["pid"])) or 0.0 for w in management.workers(model) if w.get("pid"))
     print()
-    print(format_rows(f"raw onnxruntime, {config.model}, as a worker runs it: {threads} threads, no spinning, "
+    print(format_rows(f"raw onnxruntime, {model}, as a worker runs it: {threads} threads, no spinning, "
                       "single-threaded BLAS (level = batch size)", "img/s", list(raw.values())))
     print(format_rows(f"endpoint {url}, {images} image(s) per request (level = concurrent clients; batch = mean "
                       "images per model call)", "req/s", list(endpoint.values())))
@@ -227,16 +229,39 @@ def run(config: ThroughputConfig) -> dict:
     if any(failures.values()):
         print(f"failed requests by status ({NO_ANSWER}: no answer, {ANSWER_WITHOUT_LABEL}: 200 without a label): "
               f"{failures}")
-    report = {
-        "model": config.model,
-        "onnxruntime_threads": threads,
-        "protocol": config.protocol,
-        "images_per_request": images,
-        "raw_onnxruntime": [asdict(r) for r in raw.values()],
-        "endpoint": [asdict(r) for r in endpoint.values()],
-        "failures": {str(k): v for k, v in failures.items()},
-        "targets": targets,
-        }
+    return {"model": model, "images_per_request": images, "worker_rss_mb": worker_mb or None,
+            "raw_onnxruntime": [asdict(r) for r in raw.values()], "endpoint": [asdict(r) for r in endpoint.values()],
+            "failures": {str(k): v for k, v in failures.items()}, "targets": targets}
+
+
+def comparison(results: list[dict]) -> list[str]:
+    """Side by side: raw images/s at batch 1 and 8, p50 at one client, the top level's throughput, worker memory."""
+    top = max(r["level"] for r in results[0]["endpoint"])
+    lines = [(f"{'model':<20} {'raw b1 img/s':>13} {'raw b8 img/s':>13} {'p50 @1 client ms':>17} "
+             f"{f'req/s @{top}':>11} {'worker MB':>10}")]
+    for r in results:
+        raw = {row["level"]: row for row in r["raw_onnxruntime"]}
+        endpoint = {row["level"]: row for row in r["endpoint"]}
+        one = endpoint.get(1, {}).get("p50_ms", float("nan"))
+        memory = f"{r['worker_rss_mb']:10.0f}" if r["worker_rss_mb"] else f"{'?':>10}"
+        lines.append(f"{r['model']:<20} {raw[1]['per_second']:13.1f} {raw[SERVING_BATCH_SIZE]['per_second']:13.1f} "
+                     f"{one:17.2f} {endpoint[top]['per_second']:11.1f} {memory}")
+    return lines
+
+
+def run(config: ThroughputConfig) -> dict:
+    started = time.time()
+    threads = worker_threads(config.ort_threads)
+    require_loopback(config.url)
+    models = [m.strip() for m in config.model.split(",") if m.strip()]
+    features = ", ".join(cpu_int8_features()) or "neither VNNI nor AMX-INT8"
+    print(f"[throughput] CPU: {cpu_model()}; its int8 kernels: {features}", flush=True)
+    results = [measure_one(config, model, threads) for model in models]
+    lines = comparison(results) if len(results) > 1 else []
+    if lines:
+        print("\n" + "\n".join(lines))
+    report = {"models": models, "onnxruntime_threads": threads, "protocol": config.protocol, "cpu": cpu_model(),
+              "cpu_int8_features": cpu_int8_features(), "results": results, "comparison": lines}
     return write_report(report, config, started, "serving_throughput", "throughput")
 
 

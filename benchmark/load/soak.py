@@ -38,6 +38,7 @@ from robustcifar.serving.client import ManagementClient
 from robustcifar.serving.hosts import require_loopback
 
 from .http_load import BackgroundLoad, Sample, failure_summary
+from .machine import resident_mb
 from .reports import tool_main
 from .targets import LoadOptions, prediction_target
 
@@ -82,16 +83,6 @@ class Snapshot:
     @property
     def pids(self) -> tuple[int, ...]:
         return tuple(sorted(w.pid for w in self.workers))
-
-
-def resident_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def model_workers(management: ManagementClient, model: str) -> list[Worker]:

@@ -7,13 +7,13 @@ import os
 import pytest
 
 from benchmark.load.http_load import Sample
+from benchmark.load.machine import resident_mb
 from benchmark.load.soak import (
     KillRecord,
     Snapshot,
     Worker,
     memory_growth,
     recovered,
-    resident_mb,
     split_failures,
     take_snapshot,
 )
