@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robustcifar.artifacts import ModelArtifacts
+from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import parse_config
 from robustcifar.errors import UsageError
 from robustcifar.model_specs import RunName
@@ -83,9 +83,10 @@ def collect(config: CollectConfig) -> list[Path]:
         if run is None:
             print(f"[study] {name} is not a run of one of our models: skipped", flush=True)
             continue
-        artifacts = ModelArtifacts.for_model(name, config.artifacts)
+        # an int8 copy was trained as its float32 run: its training record is that run's
+        artifacts = ModelArtifacts.for_model(str(run.float_run), config.artifacts)
         if not (artifacts.train_dir / "outcomes.npz").is_file():
-            raise UsageError(f"{artifacts.train_dir} has no outcomes.npz: train {name} with this code first")
+            raise UsageError(f"{artifacts.train_dir} has no outcomes.npz: train {run.float_run} with this code first")
         accuracy = summary["accuracy"]
         meta = {"run": name, "training": training_meta(artifacts), "benchmark": {
             "run": config.bench.name, "protocol": accuracy.get("protocol", "predictions"),
@@ -95,11 +96,15 @@ def collect(config: CollectConfig) -> list[Path]:
             "finished_at": summary["run"]["finished_at"], "data_source_kind": summary["data_source_kind"],
             "corrupted_images": accuracy["cifar10c"], "served_sha256": summary["model_files"][name].get(
                 "served_sha256")}}
-        with np.load(artifacts.train_dir / "outcomes.npz") as f:
-            train_outcomes = {k: f[k] for k in f}
+        train_outcomes = {}
+        if not run.int8:  # the training run's validation answers are the float32 model's, not the copy's
+            with np.load(artifacts.train_dir / "outcomes.npz") as f:
+                train_outcomes = {k: f[k] for k in f}
+        else:
+            meta["quantized"] = ModelMeta.load(ModelArtifacts.for_model(name, config.artifacts).meta).quantized
         record = from_benchmark(name, outcomes, train_outcomes, portable(meta))
         written.append(record.save(results / "runs"))
-        if config.plots and run.seed == 0 and run.epochs is None:
+        if config.plots and run.seed == 0 and run.epochs is None and not run.int8:
             for plot in ("curves.png", "umap.png"):
                 if (artifacts.train_dir / plot).is_file():
                     (results / "training" / name).mkdir(parents=True, exist_ok=True)

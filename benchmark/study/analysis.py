@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
-from robustcifar.model_specs import MODEL_NAMES
+from robustcifar.model_specs import INT8_SUFFIX, MODEL_NAMES
 
 from .intervals import Interval, difference_interval, fdr_adjusted, seed_image_interval
 from .records import RunOutcomes, cell_name
@@ -124,7 +124,8 @@ class Study:
             raise StudyDataError("no committed runs to read")
         groups: dict[tuple[str, int], Group] = {}
         for run in runs:
-            groups.setdefault((run.run.model, run.epochs), Group(run.run.model, run.epochs)).runs.append(run)
+            label = run.run.model + (INT8_SUFFIX if run.run.int8 else "")
+            groups.setdefault((label, run.epochs), Group(label, run.epochs)).runs.append(run)
         counts: dict[int, int] = {}
         for (_, epochs), group in groups.items():
             counts[epochs] = counts.get(epochs, 0) + len(group.runs)
@@ -144,6 +145,10 @@ class Study:
         if a is None or b is None:
             return None
         return difference_interval(a.values(what), b.values(what))
+
+    def int8_pairs(self) -> list[tuple[str, str]]:
+        """(int8 copy, its float32 model) for every model measured in both forms at the study budget."""
+        return [(m + INT8_SUFFIX, m) for m in MODEL_NAMES if self.group(m) and self.group(m + INT8_SUFFIX)]
 
     def per_corruption(self, model: str, other: str) -> list[tuple[str, Interval, float]]:
         """(corruption, difference, FDR-adjusted p) for every corruption of every family."""

@@ -111,4 +111,4 @@ def from_benchmark(name: str, outcomes: Outcomes, train_outcomes: dict[str, np.n
 def load_runs(folder: Path) -> list[RunOutcomes]:
     """Every run committed under `folder` (runs/), sorted by model, seed, budget."""
     runs = [RunOutcomes.load(p) for p in sorted(Path(folder).glob("*.npz"))]
-    return sorted(runs, key=lambda r: (r.run.model, r.run.seed, r.epochs))
+    return sorted(runs, key=lambda r: (r.run.model, r.run.int8, r.run.seed, r.epochs))

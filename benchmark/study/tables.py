@@ -130,6 +130,24 @@ def per_corruption_table(study: Study) -> list[str]:
     return lines
 
 
+def int8_table(study: Study) -> list[str]:
+    """The paired cost of int8 (int8 copy − its float32 model), per family, with a verdict per model; the
+    per-corruption differences adjusted together (Benjamini-Hochberg), as the study's comparisons are."""
+    pairs = study.int8_pairs()
+    if not pairs:
+        return ["No int8 copy has been measured (python -m export quantize; benchmark `<model>_int8`)."]
+    lines = ["| model | seeds | clean, every image | 15 benchmark | 4 unseen | corruptions where int8 costs (FDR 5%) |",
+             "|---|---|---|---|---|---|"]
+    found = [(q, f, c, d) for q, f in pairs for c, d, _ in study.per_corruption(q, f)]
+    adjusted = fdr_adjusted([d.p_value for *_, d in found])
+    for q, f in pairs:
+        figures = [study.difference(q, f, what) for what in ("clean", *FAMILIES)]
+        hurt = [f"{c} ({points(d)})" for (qq, _, c, d), p in zip(found, adjusted) if qq == q and p < FDR_LEVEL]
+        lines.append(f"| `{q}` − `{f}` | {len(study.group(q).runs)} | " + " | ".join(points(x) for x in figures)
+                     + f" | {', '.join(hurt) or 'none resolved'} |")
+    return lines
+
+
 def budget_table(study: Study) -> list[str]:
     lines = ["| loss | epochs | seeds | gain on clean | gain on 15 benchmark | gain on 4 unseen |",
              "|---|---|---|---|---|---|"]
@@ -203,7 +221,9 @@ def section(study: Study, compact: bool = False) -> str:
         "**Study 1, accuracy on corrupted test images** (percent)", "", *study_1(study), "",
         "**The study's comparisons** (percentage points, paired over the test images)", "", *comparisons_table(study),
         "", "**Budget: the gain of corrupted training** (`*_corrupted` − its clean twin, percentage points)", "",
-        *budget_table(study), "", *budget_verdict(study), "", runs_summary(study),
+        *budget_table(study), "", *budget_verdict(study), "",
+        "**The cost of int8** (an int8 copy − its float32 model, percentage points, paired over the test images)", "",
+        *int8_table(study), "", runs_summary(study),
     ]
     if not compact:
         parts += ["", "**Each model** (percent; the drop in points, on the same images)", "", *models_table(study), "",

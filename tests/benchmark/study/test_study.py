@@ -20,8 +20,9 @@ ACCURACY = {"ce_clean": (0.60, 0.45), "ce_corrupted": (0.52, 0.50), "angular": (
             "angular_corrupted": (0.58, 0.52)}  # (clean, corrupted)
 
 
-def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift: float = 0.0) -> RunOutcomes:
-    rng = np.random.default_rng(hash((model, seed, epochs)) % 2**32)
+def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift: float = 0.0,
+                  int8: bool = False) -> RunOutcomes:
+    rng = np.random.default_rng(hash((model, seed, epochs, int8)) % 2**32)
     clean_p, corrupted_p = (p + shift for p in ACCURACY[model])
     cells, columns = [], {k: [] for k in ("cell", "test_index", "label", "correct", "predicted", "confidence")}
 
@@ -44,7 +45,7 @@ def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift
                 "val_predicted": np.where(rng.random(500) < clean_p, val_index % 10, 0).astype(np.int8),
                 "corrupted_val_index": val_index, "corrupted_val_label": (val_index % 10).astype(np.int8),
                 "corrupted_val_predicted": np.where(rng.random(500) < corrupted_p, val_index % 10, 0).astype(np.int8)}
-    meta = {"run": run_name(model, seed, None if epochs == budget else epochs),
+    meta = {"run": run_name(model, seed, None if epochs == budget else epochs) + ("_int8" if int8 else ""),
             "training": {"epochs": epochs, "images_per_second": 150.0, "wall_seconds": 420.0, "cpu": "test CPU",
                          "cpu_native_bf16": True, "git_commit": "0123456789ab"},
             "benchmark": {"accuracy_seconds": 600.0, "models_in_run": 4}}
@@ -56,6 +57,7 @@ def committed(tmp_path):
     runs = [synthetic_run(model, seed) for model in ACCURACY for seed in (0, 1, 2)]
     runs += [synthetic_run(model, 0, epochs, shift=0.05 * (epochs // 10)) for model in ("ce_clean", "ce_corrupted")
              for epochs in (10, 20)]
+    runs += [synthetic_run("ce_clean", seed, shift=-0.05, int8=True) for seed in (0, 1, 2)]
     folder = tmp_path / "study"
     for run in runs:
         run.save(folder / "runs")
@@ -64,7 +66,7 @@ def committed(tmp_path):
 
 def test_runs_round_trip_through_the_committed_files(committed):
     runs = load_runs(committed / "runs")
-    assert len(runs) == 12 + 4
+    assert len(runs) == 12 + 4 + 3
     assert {r.name for r in runs} >= {"ce_clean", "ce_clean-seed2", "ce_corrupted-ep20"}
     assert json.loads((committed / "runs" / "angular-seed1.json").read_text())["training"]["epochs"] == 5
 
@@ -97,6 +99,7 @@ def test_the_section_has_every_table_and_says_which_rows_use_one_seed(committed)
         assert heading in text
     assert "train corrupted / test corrupted, 20 epochs" in text and "(1 seed)" in text
     assert "Benjamini-Hochberg" in text and "`ce_corrupted` − `ce_clean`" in text
+    assert "| `ce_clean_int8` − `ce_clean` | 3 |" in text  # the int8 copies are their own group
     assert text.count("| `ce_clean-seed1` |") == 1
 
 
