@@ -47,6 +47,9 @@ STAMP := $(VENV)/.requirements-installed
 # Other projects' servers and clients (MLServer, tritonclient) in an environment of their own.
 PEERS_VENV := $(ROOT)/.venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.requirements-installed
+# KServe's client needs a newer FastAPI than MLServer allows: an environment of its own.
+KSERVE_VENV := $(ROOT)/.venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
@@ -156,8 +159,15 @@ report: requirements
 cifar10c: requirements
 	$(PY) -m robustcifar.corruptions.cifar10c_folder $(DATA_ARG)
 
-# The peers' environment: MLServer and Triton's client, which the v2 tests and examples/mlserver use.
-peers: $(PEERS_STAMP)
+# The peers' environments: MLServer and Triton's client (.venv-peers), KServe's client (.venv-kserve), which
+# the v2 tests and examples/mlserver use.
+peers: $(PEERS_STAMP) $(KSERVE_STAMP)
+
+$(KSERVE_STAMP): requirements-kserve.txt
+	@test -x $(KSERVE_VENV)/bin/python || $(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(KSERVE_VENV)/bin/python -m pip install --quiet -r requirements-kserve.txt
+	@touch $@
 
 $(PEERS_STAMP): requirements-peers.txt
 	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
@@ -211,4 +221,4 @@ docker-down:
 	else $(ROOT)/docker/compose.sh down; fi
 
 distclean: clean
-	rm -rf $(VENV) $(PEERS_VENV) $(ROOT)/data
+	rm -rf $(VENV) $(PEERS_VENV) $(KSERVE_VENV) $(ROOT)/data

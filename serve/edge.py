@@ -69,6 +69,21 @@ def v2_get_location(suffix: str, operation: str, errors: str) -> str:
 """
 
 
+HEALTH = ("live", "ready")
+
+
+def health_file(state_dir: Path, which: str) -> Path:
+    return state_dir / "nginx" / f"v2-health-{which}.json"
+
+
+def write_health_files(state_dir: Path) -> None:
+    """The bodies the edge answers /v2/health/live and /v2/health/ready with (when TorchServe answers)."""
+    for which in HEALTH:
+        path = health_file(state_dir, which)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({which: True}))
+
+
 def v2_server_metadata() -> str:
     return json.dumps({"name": SERVER_NAME, "version": "1", "extensions": ["binary_tensor_data"]})
 
@@ -104,6 +119,17 @@ def render_nginx_conf(config: ServeConfig, state_dir: Path) -> str:
     op_header, version_header = OP_HEADER, VERSION_HEADER
     v2_get_locations = "".join(v2_get_location(suffix, operation, v2_errors)
                                for suffix, operation in (("/ready", "ready"), ("", "metadata")))
+    health_locations = "".join(f"""        location = /v2/health/{which} {{
+            if ($request_method !~ ^(GET|HEAD)$) {{
+                return 405;
+            }}
+            auth_request /_torchserve_ping;
+            error_page 405 = @v2_method_not_allowed;
+            error_page 500 502 503 504 = @unavailable;
+            default_type application/json;
+            alias {health_file(state_dir, which)};
+        }}
+""" for which in HEALTH)
     return f"""# Rendered by serve/edge.py; edit ServeConfig, not this file.
 {user_line}
 worker_processes 1;
@@ -177,27 +203,18 @@ http {{
             }}
             return 200 '{server_metadata}';
         }}
-        location = /v2/health/live {{
-            if ($request_method !~ ^(GET|HEAD)$) {{
-                return 405;
-            }}
+        # Health: TorchServe's /ping asked as a subrequest (auth_request), and on its 200 the
+        # protocol's body ({{"live": true}} / {{"ready": true}}, what KServe's client reads) from a
+        # file the edge writes at start (a `return` would answer before the subrequest runs).
+        location = /_torchserve_ping {{
+            internal;
             proxy_method GET;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header Connection "";
             proxy_pass http://torchserve/ping;
         }}
-        location = /v2/health/ready {{
-            if ($request_method !~ ^(GET|HEAD)$) {{
-                return 405;
-            }}
-            proxy_method GET;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
-            proxy_pass http://torchserve/ping;
-        }}
-        location ~ "{model_path}/infer$" {{
+{health_locations}        location ~ "{model_path}/infer$" {{
             if ($request_method != POST) {{
                 return 405;
             }}

@@ -31,7 +31,7 @@ from robustcifar.worker_settings import worker_environment
 
 from .archives import archive_identity
 from .config import LOOPBACK, ServeConfig, render_properties
-from .edge import find_nginx, render_nginx_conf
+from .edge import find_nginx, render_nginx_conf, write_health_files
 
 STOP_GRACE_S = 20.0
 # A model whose worker failed to load this often is broken (a bad model.onnx, a missing package):
@@ -264,6 +264,7 @@ def prepare_state(config: ServeConfig, store: Path, models: list[str]) -> Server
         folder.mkdir(parents=True, exist_ok=True)
     files.properties.write_text(render_properties(config, store))
     files.nginx_conf.write_text(render_nginx_conf(config, files.state_dir))
+    write_health_files(files.state_dir)
     return files
 
 

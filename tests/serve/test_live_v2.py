@@ -40,8 +40,9 @@ def workers_before(served):
 
 
 def test_server_health_and_metadata(served):
-    assert requests.get(f"{served.url}/v2/health/live", timeout=10).status_code == 200
-    assert requests.get(f"{served.url}/v2/health/ready", timeout=10).status_code == 200
+    for which in ("live", "ready"):  # the bodies KServe's server answers, which its client reads
+        response = requests.get(f"{served.url}/v2/health/{which}", timeout=10)
+        assert response.status_code == 200 and response.json() == {which: True}
     metadata = requests.get(f"{served.url}/v2", timeout=10).json()
     assert metadata["name"] == "robustcifar" and "binary_tensor_data" in metadata["extensions"]
 

@@ -1,5 +1,6 @@
-"""Clients and servers nobody here wrote, from their own environment (.venv-peers, `make peers`):
-Triton's HTTP client talks to our server's v2 API and gets what onnxruntime gives; Seldon MLServer
+"""Clients and servers nobody here wrote, from their own environments (.venv-peers and .venv-kserve,
+`make peers`): Triton's HTTP client and KServe's Python client talk to our server's v2 API and get
+what onnxruntime gives; Seldon MLServer
 serves one of our ONNX files (examples/mlserver) and our benchmark, pointed at it with the model's
 contract declared, gives the same answers image for image as through our server."""
 
@@ -22,15 +23,34 @@ from benchmark.accuracy.outcomes import Outcomes
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[2]
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+KSERVE_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
+
+
+def environment(python: Path) -> Path:
+    if not python.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{python.parents[1].name} is missing: `make peers` (make test installs it)")
+        pytest.skip(f"{python.parents[1].name} is missing: `make peers`")
+    return python
 
 
 @pytest.fixture(scope="module")
 def peers_python() -> Path:
-    if not PEERS_PYTHON.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail("the peers' environment is missing: `make peers` (make test installs it)")
-        pytest.skip("the peers' environment is missing: `make peers`")
-    return PEERS_PYTHON
+    return environment(PEERS_PYTHON)
+
+
+@pytest.mark.parametrize("model", ["ce_clean", "angular"])
+def test_kserves_client_talks_to_our_v2_api(served, model, tmp_path):
+    python = environment(KSERVE_PYTHON)
+    out = tmp_path / "kserve.npz"
+    done = subprocess.run([str(python), str(ROOT / "tests" / "peers" / "kserve_client.py"), served.url, model, str(out)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = np.load(out)
+    assert bool(got["server_ready"]) and bool(got["model_ready"])
+    want = expected_outputs(served.artifacts, model, got["images"])
+    assert np.array_equal(got["class_id"], want["class_id"])
+    assert got["confidence"] == pytest.approx(want["confidence"], abs=1e-6)
 
 
 @pytest.mark.parametrize("model", ["ce_clean", "angular"])
