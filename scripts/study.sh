@@ -5,13 +5,14 @@
 #
 #   scripts/study.sh seeds 0,1,2           the four models at the study budget, one run per seed
 #   scripts/study.sh budgets ce 10,20      the cross-entropy pair at more epochs (seed 0); `angular` for the other
+#   scripts/study.sh int8 0                int8 copies of the four models' runs of these seeds (after `seeds`)
 #
 # Each part ends with its runs' per-image outcomes in results/study-cpu/runs/ (commit them) and the
 # study section rebuilt from everything committed there (results/study-cpu/study.md, README.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
-part=${1:?usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20}
+part=${1:?usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20 | int8 0}
 case "$part" in
     seeds)
         seeds=${2:?usage: scripts/study.sh seeds 0,1,2}
@@ -27,9 +28,15 @@ case "$part" in
 from robustcifar.model_specs import RunName
 print(','.join(str(RunName(m, 0, int(b))) for m in '$models'.split(',') for b in '$budgets'.split(',')))")
         label="budgets-$loss-${budgets//,/-}" ;;
-    *) echo "usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20" >&2; exit 2 ;;
+    int8)
+        seeds=${2:?usage: scripts/study.sh int8 0}
+        floats=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('all', seeds='$seeds')))")
+        "$PY" -m export quantize --models "$floats" --no-progress
+        runs=$(echo "$floats" | sed 's/,/_int8,/g; s/$/_int8/')
+        label="int8-${seeds//,/-}" ;;
+    *) echo "usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20 | int8 0" >&2; exit 2 ;;
 esac
-"$PY" -m export --models "$runs" --no-progress
+[ "$part" = int8 ] || "$PY" -m export --models "$runs" --no-progress
 "$PY" -m serve archive --models "$runs"
 "$PY" -m serve start --models "$runs"
 out=reports/study-$label
