@@ -27,6 +27,8 @@ MODELS_ARG = $(if $(MODELS),--models $(MODELS)) $(if $(SEEDS),--seeds $(SEEDS))
 # More options for `python -m training` and `python -m export`, e.g. TRAIN_ARGS="--budgets 5,10,20".
 TRAIN_ARGS ?=
 EXPORT_ARGS ?=
+# More options for `python -m export quantize`, e.g. QUANTIZE_ARGS="--calibration-images 512".
+QUANTIZE_ARGS ?=
 # make import ONNX=file.onnx NAME=my_model IMPORT_ARGS="--layout NCHW --mean ... --std ..."
 ONNX ?=
 NAME ?=
@@ -53,7 +55,7 @@ KSERVE_STAMP := $(KSERVE_VENV)/.requirements-installed
 
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help all requirements system-requirements train-all train export import archives serve stop status \
+.PHONY: help all requirements system-requirements train-all train export quantize import archives serve stop status \
         benchmark report cifar10c test test-requirements peers lint clean distclean docker-build docker-up \
         docker-benchmark docker-down
 
@@ -63,6 +65,7 @@ help:
 	@echo "make train-all           train ce_clean, ce_corrupted, angular, angular_corrupted (SEEDS=0,1,2; TRAIN_ARGS=...)"
 	@echo "make train MODEL=<name>  train one model (a stopped run resumes; finished ones are skipped)"
 	@echo "make export              ONNX + meta.json (+ gallery.npz) for every trained model (MODELS=, SEEDS=)"
+	@echo "make quantize            an int8 copy, <model>_int8, of every exported model (MODELS=, SEEDS=)"
 	@echo "make import ONNX=f NAME=n bring a CIFAR-10 classifier of your own (IMPORT_ARGS=\"--layout NCHW --mean ...\")"
 	@echo "make archives            the TorchServe archives of the models"
 	@echo "make serve / make stop   start TorchServe in the background and wait for every model / stop it"
@@ -131,6 +134,9 @@ train: requirements
 
 export: requirements
 	$(PY) -m export $(MODELS_ARG) $(DATA_ARG) $(EXPORT_ARGS)
+
+quantize: requirements
+	$(PY) -m export quantize $(MODELS_ARG) $(DATA_ARG) $(QUANTIZE_ARGS)
 
 import: requirements
 	$(PY) -m export import --onnx $(ONNX) --name $(NAME) $(DATA_ARG) $(IMPORT_ARGS)
