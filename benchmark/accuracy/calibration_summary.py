@@ -45,6 +45,7 @@ class CalibrationRow:
     nll: float
     nll_ci95_low: float
     nll_ci95_high: float
+    ece_uncorrected: float = float("nan")  # the plain ECE of the answers, before the bias correction
 
 
 @dataclass
@@ -161,7 +162,7 @@ def calibration_rows(outcomes: Outcomes, model: str, calibration: ModelCalibrati
             model, corruption, severity, int(answered.sum()),
             float(right[answered].mean()) if answered.any() else float("nan"),
             float(confidence[answered].mean()) if answered.any() else float("nan"),
-            ece, ece_low, ece_high, float(cell.nll[j]), nll_low, nll_high))
+            ece, ece_low, ece_high, float(cell.nll[j]), nll_low, nll_high, float(cell.ece[j])))
     return rows
 
 

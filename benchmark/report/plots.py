@@ -158,10 +158,15 @@ def _plain_log_axis(ax, values: list[float]) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def series_name(row: LatencyRow) -> str:
+    """A model in one protocol: its name for /predictions, with the protocol and batch for v2."""
+    return row.model if row.protocol == "predictions" else f"{row.model} ({row.protocol} x{row.images_per_request})"
+
+
 def _by_model(rows: list[LatencyRow]) -> dict[str, list[LatencyRow]]:
     grouped = defaultdict(list)
     for row in rows:
-        grouped[row.model].append(row)
+        grouped[series_name(row)].append(row)
     return {m: sorted(r, key=lambda row: row.users) for m, r in grouped.items()}
 
 
@@ -175,8 +180,9 @@ def latency_percentiles(rows: list[LatencyRow], path: Path) -> bool:
         users = [r.users for r in series]
         for attr, style, label in (("p50_ms", "-", "p50"), ("p95_ms", "--", "p95"), ("p99_ms", ":", "p99")):
             ax.plot(users, [getattr(r, attr) for r in series], style, marker="o", markersize=3,
-                    color=model_colour(model), label=label)
-        ax.axhline(series[0].ort_p50_ms, color="grey", linewidth=1, label="onnxruntime p50, 1 image")
+                    color=model_colour(series[0].model), label=label)
+        ax.axhline(series[0].ort_p50_ms, color="grey", linewidth=1,
+                   label=f"onnxruntime p50, {series[0].images_per_request} image(s)")
         ax.set_xscale("log", base=2)
         _plain_log_axis(ax, [series[0].ort_p50_ms, *(getattr(r, a) for r in series for a in ("p50_ms", "p99_ms"))])
         ax.set_xticks(users, [str(u) for u in users])
@@ -190,22 +196,28 @@ def latency_percentiles(rows: list[LatencyRow], path: Path) -> bool:
 
 
 def throughput(rows: list[LatencyRow], path: Path) -> bool:
-    """Requests/s vs Locust users, one line per model; dashed: onnxruntime's best images/s."""
+    """Images/s vs Locust users, one line per model and protocol (dotted: v2 batches); dashed: onnxruntime's
+    best images/s."""
     grouped = _by_model(rows)
     if not grouped:
         return False
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for model, series in grouped.items():
-        users = [r.users for r in series]
-        ax.plot(users, [r.requests_per_s for r in series], marker="o", color=model_colour(model), label=model)
-        ax.axhline(series[0].ort_images_per_s, linestyle="--", linewidth=1, color=model_colour(model),
-                   label=f"{model}: onnxruntime in-process")
+    drawn = set()
+    for name, series in grouped.items():
+        users, model = [r.users for r in series], series[0].model
+        style = "-" if series[0].protocol == "predictions" else ":"
+        ax.plot(users, [r.requests_per_s * r.images_per_request for r in series], style, marker="o",
+                color=model_colour(model), label=name)
+        if model not in drawn:
+            drawn.add(model)
+            ax.axhline(series[0].ort_images_per_s, linestyle="--", linewidth=1, color=model_colour(model),
+                       label=f"{model}: onnxruntime in-process")
     all_users = sorted({r.users for r in rows})
     ax.set_xscale("log", base=2)
-    _plain_log_axis(ax, [v for r in rows for v in (r.requests_per_s, r.ort_images_per_s)])
+    _plain_log_axis(ax, [v for r in rows for v in (r.requests_per_s * r.images_per_request, r.ort_images_per_s)])
     ax.set_xticks(all_users, [str(u) for u in all_users])
     ax.set_xlabel("Locust users (concurrency)")
-    ax.set_ylabel("requests/s (log)")
+    ax.set_ylabel("images/s (log)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     ax.set_title("Throughput vs concurrency")

@@ -84,7 +84,9 @@ def calibration_table(models: dict[str, dict]) -> Table | None:
                   *[f"ECE % sev. {s}" for s in severities]], rows,
                  "From the probabilities the endpoints answered (classifiers: softmax; embedders: the share of the "
                  "k neighbours' votes, add-one smoothed for the NLL); 15 equal-width confidence bins; over answered "
-                 "requests only; [95% bootstrap interval over test images]"
+                 "requests only; ECE bias-corrected by the bootstrap, with a normal interval around it clipped at 0 "
+                 "(an interval reaching 0: not resolved at this n); NLL with a percentile interval; [95% interval over "
+                 "test images]"
                  + (f"; clean on {n_clean['n']} images" if n_clean else "") + ". Per cell in calibration.csv.")
 
 
@@ -226,15 +228,17 @@ def per_severity_table(models: dict[str, dict], n_per_cell: int, n_clean: int | 
 
 
 def latency_table(rows: list[LatencyRow]) -> Table:
-    body = [[r.model, str(r.users), number(r.in_flight), number(r.requests_per_s), number(r.p50_ms), number(r.p95_ms),
+    body = [[r.model, r.protocol if r.protocol == "predictions" else f"{r.protocol} x{r.images_per_request}",
+             str(r.users), number(r.in_flight), number(r.requests_per_s), number(r.p50_ms), number(r.p95_ms),
              number(r.p99_ms), f"{r.failures} / {r.requests}", f"{number(r.p50_ratio)}x / {number(r.p99_ratio)}x",
              f"{number(100 * r.throughput_ratio, 0)}%"] for r in rows]
     return Table("latency", "Latency and throughput through HTTP (Locust, closed workload)",
-                 ["model", "users", "in flight", "requests/s", "p50 ms", "p95 ms", "p99 ms", "failures / requests",
+                 ["model", "protocol", "users", "in flight", "requests/s", "p50 ms", "p95 ms", "p99 ms", "failures / requests",
                   "p50 / p99 vs onnxruntime", "throughput vs onnxruntime"], body,
                  "Users send their next request as soon as the answer arrives, so latency only means something next "
                  "to the concurrency: 'in flight' = requests/s x mean latency (Little's law). Ratios: served latency "
-                 "over one onnxruntime call on one image; served requests/s over onnxruntime's best images/s. "
+                 "over one onnxruntime call on as many images as a request carries; served images/s over "
+                 "onnxruntime's best images/s. "
                  "Locust and the server share this machine's CPU.")
 
 
