@@ -35,7 +35,7 @@ from robustcifar.config import SHARED_FIELDS, shared_field
 from robustcifar.datasets import balanced_subset, load_cifar10
 from robustcifar.errors import UsageError
 from robustcifar.input_spec import InputSpec, InputSpecError, InputSpecOptions, parse_spec
-from robustcifar.model_specs import MODEL_NAMES
+from robustcifar.model_specs import MODEL_SPECS
 from robustcifar.onnx_model import OnnxModel
 from robustcifar.provenance import git_commit
 
@@ -100,7 +100,7 @@ def check_name(name: str, artifacts: ModelArtifacts, force: bool) -> None:
     if not NAME_PATTERN.match(name) or name == "model-store":
         raise ModelImportError(f"--name {name!r}: use lowercase letters, digits, '_' and '-' (at most 64), "
                                "e.g. --name my_resnet")
-    if name in MODEL_NAMES:
+    if name in MODEL_SPECS:
         raise ModelImportError(f"{name} is one of the models this project trains; import under another name")
     if artifacts.meta.is_file():
         if not ModelMeta.load(artifacts.meta).imported:

@@ -27,6 +27,7 @@ class ModelSpec:
     name: str
     kind: str  # "classifier" (softmax head) or "embedder" (128-d unit vectors, labels by kNN)
     trained_on_corrupted: bool
+    augmix: bool = False  # trained on AugMix mixtures (training/augmix.py), none of them a test corruption
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -36,9 +37,13 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec("ce_corrupted", "classifier", trained_on_corrupted=True),
         ModelSpec("angular", "embedder", trained_on_corrupted=False),
         ModelSpec("angular_corrupted", "embedder", trained_on_corrupted=True),
+        ModelSpec("ce_augmix", "classifier", trained_on_corrupted=False, augmix=True),
+        ModelSpec("angular_augmix", "embedder", trained_on_corrupted=False, augmix=True),
     )
 }
-MODEL_NAMES: tuple[str, ...] = tuple(MODEL_SPECS)
+# 'all': the four of the original studies; the AugMix pair is trained by name (MODELS=ce_augmix,...)
+MODEL_NAMES: tuple[str, ...] = ("ce_clean", "ce_corrupted", "angular", "angular_corrupted")
+AUGMIX_MODELS: tuple[str, ...] = ("ce_augmix", "angular_augmix")
 
 _RUN_PATTERN = re.compile(r"^(?P<model>[a-z_]+?)(?:-seed(?P<seed>\d+))?(?:-ep(?P<epochs>\d+))?(?P<int8>_int8)?$")
 INT8_SUFFIX = "_int8"
@@ -77,7 +82,7 @@ class RunName:
 def run_name(model: str, seed: int = 0, epochs: int | None = None) -> str:
     """The one name of a run; seed 0 and the profile's budget add nothing to the model's name."""
     if model not in MODEL_SPECS:
-        raise UsageError(f"unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}")
+        raise UsageError(f"unknown model {model!r}; expected one of {', '.join(MODEL_SPECS)}")
     if seed < 0:
         raise UsageError(f"training seeds are non-negative integers, got {seed}")
     return model + (f"-seed{seed}" if seed else "") + (f"-ep{epochs}" if epochs is not None else "")
@@ -87,7 +92,7 @@ def get_spec(name: str) -> ModelSpec:
     """The spec of a model, or of the model a run name stands for."""
     run = RunName.parse(name)
     if run is None:
-        raise UsageError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}, optionally with "
+        raise UsageError(f"unknown model {name!r}; expected one of {', '.join(MODEL_SPECS)}, optionally with "
                          "-seed<N> and/or -ep<N> (e.g. ce_clean-seed1)")
     return MODEL_SPECS[run.model]
 
@@ -118,7 +123,7 @@ def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequ
         names = list(MODEL_NAMES)
     for name in names:
         if RunName.parse(name) is None and name not in imported:
-            known = ", ".join([*MODEL_NAMES, *imported])
+            known = ", ".join([*MODEL_SPECS, *imported])
             raise UsageError(f"unknown model {name!r}; expected one of {known}, optionally with -seed<N> and/or "
                              "-ep<N> (a classifier of your own is served and benchmarked after "
                              "`python -m export import --onnx FILE --name NAME`)")
@@ -133,6 +138,6 @@ def resolve_model_names(names: str | list[str] | tuple[str, ...], imported: Sequ
         else:
             runs.append(run)
     # ours grouped by model in canonical order, then seed, then budget (the plain budget first)
-    order = {m: i for i, m in enumerate(MODEL_NAMES)}
+    order = {m: i for i, m in enumerate(MODEL_SPECS)}
     runs.sort(key=lambda r: (order[r.model], r.seed, r.epochs or 0, r.int8))
     return list(dict.fromkeys(str(r) for r in runs)) + [n for n in imported if n in others]

@@ -54,6 +54,9 @@ class TrainConfig:
         "help": "the severities drawn from for corrupted training"})
     corruption_probability: float = field(default=0.5, metadata={
         "help": "chance that a training image of a *_corrupted model is corrupted"})
+    # AugMix (the *_augmix models): the paper's CIFAR settings
+    augmix_severity: float = field(default=3.0, metadata={"help": "AugMix: operations' strength, 0-10 scale"})
+    augmix_width: int = field(default=3, metadata={"help": "AugMix: augmented chains mixed per image"})
     # evaluation during and after training (0 means all)
     eval_max_images: int = field(default=0, metadata={
         "help": "class-balanced images of each held-out set (and of the kNN gallery) scored after every epoch"})

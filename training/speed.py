@@ -13,6 +13,7 @@ after warm-up steps, and prints images/s and the step's share of the ceiling.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 import time
@@ -41,6 +42,8 @@ class SpeedConfig:
     channels_last: tuple[str, ...] = field(default=("on", "off"), metadata={"help": "on and/or off"})
     bf16: tuple[str, ...] = field(default=("on", "off"), metadata={"help": "bf16 autocast: on and/or off"})
     compile: tuple[str, ...] = field(default=("off",), metadata={"help": "torch.compile: on and/or off"})
+    augmix: tuple[str, ...] = field(default=("off",), metadata={
+        "help": "AugMix in the training step (as the *_augmix models train): on and/or off"})
     warmup_steps: int = field(default=2, metadata={"help": "untimed steps first"})
     steps: int = field(default=6, metadata={"help": "timed steps per configuration"})
     seed: int = field(default=0, metadata={"help": "seed of the random batch"})
@@ -72,11 +75,12 @@ def _timed(fn, warmup: int, steps: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(config: SpeedConfig, threads: int, channels_last: bool, bf16: bool, compile_: bool) -> tuple[float, float]:
+def measure(config: SpeedConfig, threads: int, channels_last: bool, bf16: bool, compile_: bool,
+            augmix: bool = False) -> tuple[float, float]:
     """-> (bare images/s, training-step images/s)."""
     if threads > 0:
         torch.set_num_threads(threads)
-    spec = get_spec(config.model)
+    spec = dataclasses.replace(get_spec(config.model), augmix=augmix)
     train_config = TrainConfig(batch_size=config.batch_size, channels_last=channels_last, bf16=bf16,
                                compile=compile_, seed=config.seed, device="cpu")
     sets = _fake_sets(max(10 * config.batch_size, 1000), config.seed)
@@ -113,19 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         get_spec(config.model)
         grid = list(itertools.product(config.threads, _switch(config.channels_last, "channels_last"),
-                                      _switch(config.bf16, "bf16"), _switch(config.compile, "compile")))
+                                      _switch(config.bf16, "bf16"), _switch(config.compile, "compile"),
+                                      _switch(config.augmix, "augmix")))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"[speed] {config.model}, batch {config.batch_size}, {config.steps} timed steps after "
           f"{config.warmup_steps} warm-up; torch {torch.__version__}, default threads {torch.get_num_threads()}, "
           f"bf16 kernels on this CPU: {'yes' if bf16_supported() else 'no'}", flush=True)
-    print(f"{'threads':>7} {'ch-last':>7} {'bf16':>5} {'compile':>7} {'bare img/s':>11} {'step img/s':>11} {'step/bare':>9}")
-    for threads, channels_last, bf16, compile_ in grid:
-        bare, step = measure(config, threads, channels_last, bf16, compile_)
+    print(f"{'threads':>7} {'ch-last':>7} {'bf16':>5} {'compile':>7} {'augmix':>6} {'bare img/s':>11} "
+          f"{'step img/s':>11} {'step/bare':>9}")
+    for threads, channels_last, bf16, compile_, augmix in grid:
+        bare, step = measure(config, threads, channels_last, bf16, compile_, augmix)
         shown_threads = threads or torch.get_num_threads()
         print(f"{shown_threads:>7} {'on' if channels_last else 'off':>7} {'on' if bf16 else 'off':>5} "
-              f"{'on' if compile_ else 'off':>7} {bare:>11.1f} {step:>11.1f} {step / bare:>9.2f}", flush=True)
+              f"{'on' if compile_ else 'off':>7} {'on' if augmix else 'off':>6} {bare:>11.1f} {step:>11.1f} "
+              f"{step / bare:>9.2f}", flush=True)
     return 0
 
 

@@ -19,6 +19,7 @@ from robustcifar.model_specs import ModelSpec
 
 from .angular_loss import AngularLoss
 from .augment import random_crop_flip
+from .augmix import augment_and_mix
 from .batches import class_balanced_batches, shuffled_batches
 from .config import TrainConfig
 from .datasets import TrainingSets, capped_sets
@@ -70,6 +71,8 @@ class StepRunner:
         images = random_crop_flip(self.sets.train.images[idx], self.generator)
         if self.spec.trained_on_corrupted:
             images = self._corrupt_some(images, step)
+        if self.spec.augmix:
+            images = augment_and_mix(images, self.generator, self.config.augmix_severity, self.config.augmix_width)
         mine = torch.as_tensor(self.group.slice(np.arange(len(indices))), device=idx.device)
         return images[mine], self.sets.train.labels[idx[mine]]
 

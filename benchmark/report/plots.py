@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from robustcifar.model_specs import MODEL_NAMES
+from robustcifar.model_specs import MODEL_SPECS
 
 from ..accuracy.families import FAMILIES
 from ..accuracy.outcomes import CLEAN
@@ -26,8 +26,9 @@ DPI = 110
 def model_colour(model: str):
     """Ours in fixed colours; any other model in one of the rest, the same in every run (crc32, not
     hash(), which Python salts per process)."""
-    spare = 10 - len(MODEL_NAMES)
-    index = MODEL_NAMES.index(model) if model in MODEL_NAMES else len(MODEL_NAMES) + zlib.crc32(model.encode()) % spare
+    ours = list(MODEL_SPECS)
+    spare = 10 - len(ours)
+    index = ours.index(model) if model in ours else len(ours) + zlib.crc32(model.encode()) % spare
     return plt.get_cmap("tab10")(index)
 
 

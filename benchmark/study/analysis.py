@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
-from robustcifar.model_specs import INT8_SUFFIX, MODEL_NAMES
+from robustcifar.model_specs import INT8_SUFFIX, MODEL_SPECS
 
 from .intervals import Interval, difference_interval, fdr_adjusted, seed_image_interval
 from .records import RunOutcomes, cell_name
@@ -135,7 +135,7 @@ class Study:
         return self.groups.get((model, self.budget if epochs is None else epochs))
 
     def models(self) -> list[str]:
-        return [m for m in MODEL_NAMES if self.group(m)]
+        return [m for m in MODEL_SPECS if self.group(m)]
 
     def budgets(self, model: str) -> list[int]:
         return sorted(e for m, e in self.groups if m == model)
@@ -148,7 +148,7 @@ class Study:
 
     def int8_pairs(self) -> list[tuple[str, str]]:
         """(int8 copy, its float32 model) for every model measured in both forms at the study budget."""
-        return [(m + INT8_SUFFIX, m) for m in MODEL_NAMES if self.group(m) and self.group(m + INT8_SUFFIX)]
+        return [(m + INT8_SUFFIX, m) for m in MODEL_SPECS if self.group(m) and self.group(m + INT8_SUFFIX)]
 
     def per_corruption(self, model: str, other: str) -> list[tuple[str, Interval, float]]:
         """(corruption, difference, FDR-adjusted p) for every corruption of every family."""
