@@ -28,6 +28,8 @@ class ModelSpec:
     kind: str  # "classifier" (softmax head) or "embedder" (128-d unit vectors, labels by kNN)
     trained_on_corrupted: bool
     augmix: bool = False  # trained on AugMix mixtures (training/augmix.py), none of them a test corruption
+    # AugMix's Jensen-Shannon consistency between the clean image and two mixes (classifiers only)
+    consistency_loss: bool = False
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
@@ -39,11 +41,13 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec("angular_corrupted", "embedder", trained_on_corrupted=True),
         ModelSpec("ce_augmix", "classifier", trained_on_corrupted=False, augmix=True),
         ModelSpec("angular_augmix", "embedder", trained_on_corrupted=False, augmix=True),
+        ModelSpec("ce_augmix_jsd", "classifier", trained_on_corrupted=False, augmix=True, consistency_loss=True),
     )
 }
 # 'all': the four of the original studies; the AugMix pair is trained by name (MODELS=ce_augmix,...)
 MODEL_NAMES: tuple[str, ...] = ("ce_clean", "ce_corrupted", "angular", "angular_corrupted")
-AUGMIX_MODELS: tuple[str, ...] = ("ce_augmix", "angular_augmix")
+# ce_augmix_jsd: the paper's full method; three forward passes per image, so not in the study by default
+AUGMIX_MODELS: tuple[str, ...] = ("ce_augmix", "angular_augmix", "ce_augmix_jsd")
 
 _RUN_PATTERN = re.compile(r"^(?P<model>[a-z_]+?)(?:-seed(?P<seed>\d+))?(?:-ep(?P<epochs>\d+))?(?P<int8>_int8)?$")
 INT8_SUFFIX = "_int8"

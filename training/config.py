@@ -57,6 +57,8 @@ class TrainConfig:
     # AugMix (the *_augmix models): the paper's CIFAR settings
     augmix_severity: float = field(default=3.0, metadata={"help": "AugMix: operations' strength, 0-10 scale"})
     augmix_width: int = field(default=3, metadata={"help": "AugMix: augmented chains mixed per image"})
+    consistency_weight: float = field(default=12.0, metadata={
+        "help": "ce_augmix_jsd: weight of the Jensen-Shannon consistency term (the paper's lambda)"})
     # evaluation during and after training (0 means all)
     eval_max_images: int = field(default=0, metadata={
         "help": "class-balanced images of each held-out set (and of the kNN gallery) scored after every epoch"})

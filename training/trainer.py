@@ -71,9 +71,14 @@ class StepRunner:
         images = random_crop_flip(self.sets.train.images[idx], self.generator)
         if self.spec.trained_on_corrupted:
             images = self._corrupt_some(images, step)
-        if self.spec.augmix:
-            images = augment_and_mix(images, self.generator, self.config.augmix_severity, self.config.augmix_width)
         mine = torch.as_tensor(self.group.slice(np.arange(len(indices))), device=idx.device)
+        if self.spec.augmix:
+            # with the consistency loss: the clean image and two mixes of it, stacked (3 x this slice)
+            views = [images] if self.spec.consistency_loss else []
+            for _ in range(2 if self.spec.consistency_loss else 1):
+                views.append(augment_and_mix(images, self.generator, self.config.augmix_severity,
+                                             self.config.augmix_width))
+            return torch.cat([view[mine] for view in views]), self.sets.train.labels[idx[mine]]
         return images[mine], self.sets.train.labels[idx[mine]]
 
     def _corrupt_some(self, images: torch.Tensor, step: int) -> torch.Tensor:
@@ -100,8 +105,13 @@ class StepRunner:
         with autocast_for(images.device, self.config.bf16):
             outputs = self.model(images)
         if self.spec.kind == "classifier":
-            loss = F.cross_entropy(outputs.float(), labels, label_smoothing=self.config.label_smoothing)
-            return loss, float(loss.detach()), float((outputs.argmax(1) == labels).sum())
+            logits = outputs.float()
+            if self.spec.consistency_loss:
+                logits, *mixes = logits.chunk(3)
+                consistency = jensen_shannon(logits, *mixes)
+            loss = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
+            objective = loss + self.config.consistency_weight * consistency if self.spec.consistency_loss else loss
+            return objective, float(loss.detach()), float((logits.argmax(1) == labels).sum())
         embeddings = self.group.gather_with_grad(outputs.float(), global_size)
         all_labels = self.group.gather_with_grad(labels, global_size)
         loss = self.angular(embeddings, all_labels)
@@ -116,6 +126,15 @@ class StepRunner:
         objective.backward()
         self.optimizer.step()
         return reported, correct
+
+
+def jensen_shannon(*logits: torch.Tensor) -> torch.Tensor:
+    """Mean over images of the Jensen-Shannon divergence among the softmax distributions of `logits`
+    (AugMix's consistency term: the mean KL of each distribution to their mixture; the mixture is
+    clamped at 1e-7 before its log, as the paper's code does)."""
+    probs = [F.softmax(z, dim=1) for z in logits]
+    log_mixture = torch.clamp(torch.stack(probs).mean(0), 1e-7, 1).log()
+    return sum(F.kl_div(log_mixture, p, reduction="batchmean") for p in probs) / len(probs)
 
 
 def epoch_batches(spec: ModelSpec, config: TrainConfig, labels: np.ndarray, epoch: int) -> list[np.ndarray]:

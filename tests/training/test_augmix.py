@@ -108,3 +108,44 @@ def test_a_short_augmix_run_learns(real_cifar):
     history = train(get_spec("ce_augmix"), config, sets, ProcessGroup(0, 1, torch.device("cpu"))).history
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.1, history
     assert history[-1]["test_accuracy"] >= 0.2, history  # 500 test images: chance is 10%
+
+
+def test_jensen_shannon_is_the_mean_kl_to_the_mixture():
+    """Against a per-image loop over plain numpy; zero for equal distributions, positive otherwise."""
+    from training.trainer import jensen_shannon
+
+    logits = [torch.randn(5, 10, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    expected = []
+    for row in range(5):
+        dists = [np.exp(z[row].double().numpy()) / np.exp(z[row].double().numpy()).sum() for z in logits]
+        mixture = np.mean(dists, axis=0)
+        expected.append(np.mean([np.sum(p * (np.log(p) - np.log(mixture))) for p in dists]))
+    assert float(jensen_shannon(*logits)) == pytest.approx(np.mean(expected), rel=1e-5)
+    assert float(jensen_shannon(logits[0], logits[0], logits[0])) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_consistency_step_sees_the_clean_image_and_two_mixes():
+    """ce_augmix_jsd's step: three views of every image, cross-entropy on the clean one only, plus the term."""
+    from robustcifar.model_specs import get_spec
+    from training.config import TrainConfig
+    from training.datasets import LabelledImages, TrainingSets
+    from training.distributed import ProcessGroup
+    from training.trainer import StepRunner, build_model, build_optimizer
+
+    spec = get_spec("ce_augmix_jsd")
+    config = TrainConfig(models=spec.name, batch_size=8, device="cpu", bf16=False, label_smoothing=0.0)
+    images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
+    labels = torch.arange(8) % 10
+    train = LabelledImages(images, labels, np.arange(8))
+    sets = TrainingSets(train, train, train, train, train, train)
+    model = build_model(spec, config, torch.device("cpu"))
+    runner = StepRunner(spec, config, model, build_optimizer(model, config), sets,
+                        ProcessGroup(0, 1, torch.device("cpu")))
+    views, view_labels = runner.inputs(np.arange(8), 0)
+    assert views.shape == (24, 32, 32, 3) and torch.equal(view_labels, labels)
+    model.eval()  # BatchNorm on running statistics, so the three chunks can be scored apart
+    objective, reported, _ = runner.loss(views, view_labels, 8)
+    with torch.no_grad():
+        clean_logits = model(views[:8]).float()
+    assert reported == pytest.approx(float(torch.nn.functional.cross_entropy(clean_logits, labels)), rel=1e-4)
+    assert float(objective.detach()) > reported  # the mixes disagree with the clean image somewhat
