@@ -16,14 +16,15 @@ def corrupt(images, name: str, severity: int, seed: int = 0):
 
     images: uint8 RGB images of shape (N, 32, 32, 3), channels last, as a numpy array or a torch
         tensor on any device (N may be 0).
-    name: a CIFAR-10-C file stem, one of ALL_CORRUPTIONS.
+    name: a CIFAR-10-C or CIFAR-10-C-bar file stem, one of KNOWN_CORRUPTIONS.
     severity: 1 (mildest) to 5.
     seed: non-negative int. The output is a function of (images, name, severity, seed): each image
         gets its own random draws (two copies of an image in a batch are corrupted differently),
         taken from a numpy generator seeded with (seed, name, severity, chunk of 500 images), so
         they depend on the image's place in the batch and on the batch length, not on the other
         images. They are drawn on the CPU whatever the device, so CPU and CUDA agree up to
-        floating-point rounding. The eight deterministic corruptions ignore the seed.
+        floating-point rounding. The deterministic corruptions (eight of CIFAR-10-C's, and
+        CIFAR-10-C-bar's circular_motion_blur) ignore the seed.
 
     Returns the corrupted images with the type, shape, dtype and device of ``images``. Values are
     computed as floats in [0, 1], clipped, and ROUNDED to uint8 (the original truncated).

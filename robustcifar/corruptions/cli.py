@@ -1,5 +1,6 @@
-"""Command-line plumbing shared by ``python -m robustcifar.corruptions`` and ``... .grid``:
-errors as one line on stderr with a non-zero exit (never a traceback), and checked .npy inputs."""
+"""Command-line plumbing shared by ``python -m robustcifar.corruptions``, ``... .grid`` and
+``... .speed``: errors as one line on stderr with a non-zero exit (never a traceback), checked .npy
+inputs, and the corruptions that --names or --family choose."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from robustcifar.corruptions.registry import CorruptionError
+from robustcifar.corruptions.registry import CorruptionError, lookup, select
 
 EXIT_BAD_ARGUMENTS = 2
 
@@ -45,3 +46,17 @@ def load_images(path: Path) -> np.ndarray:
             f"got {images.dtype} {images.shape}"
         )
     return images
+
+
+def chosen_names(names: list[str] | None, family: str | None) -> list[str]:
+    """The corruptions of --names (split at commas too) or of --family (default cifar10c)."""
+    if names is not None and family is not None:
+        raise CorruptionError("--names and --family both choose the corruptions: give one of them")
+    if names is None:
+        return list(select(family or "cifar10c"))
+    chosen = [part for item in names for part in item.split(",") if part]
+    if not chosen:
+        raise CorruptionError("--names needs at least one corruption name")
+    for name in chosen:
+        lookup(name)
+    return chosen

@@ -1,11 +1,15 @@
 """CIFAR-10-C folders: writing ours, reading ours or the official release.
 
+The same layout serves CIFAR-10-C-bar (its make_cifar10_c_bar.py writes it so too), and a folder
+may hold corruptions of both; the record says which family each file belongs to.
+
 The layout is the released one (spec, "Released layout"): one file per corruption named after it,
 ``<name>.npy``, uint8 (N * 5, 32, 32, 3), rows 0..N-1 severity 1 of all N test images in order,
 rows N..2N-1 severity 2, and so on; ``labels.npy``, uint8 (N * 5,), the labels repeated once per
-severity. A folder we write also holds ``cifar10c.json``, which records the severities, image count
-and seed of every file, so that a file written with only some severities reads back correctly, and
-what the folder was made from (``source``: the digest of the test images, the code version), so
+severity. A folder we write also holds ``cifar10c.json``, which records the severities, image
+count, seed and family (registry.FAMILIES: cifar10c_benchmark, cifar10c_extra or cbar) of every
+file, so that a file written with only some severities reads back correctly, and what the folder
+was made from (``source``: the digest of the test images, the code version), so
 that a reader can tell whether its rows pair with a given copy of the test set.
 """
 
@@ -24,9 +28,11 @@ from robustcifar.corruptions import batch, seeding
 from robustcifar.corruptions.api import corrupt
 from robustcifar.corruptions.registry import (
     ALL_CORRUPTIONS,
+    KNOWN_CORRUPTIONS,
     SEVERITIES,
     CorruptionError,
     check_severity,
+    family_of,
     lookup,
 )
 
@@ -48,7 +54,8 @@ def write_cifar10c(
     """Corrupt ``images`` with every (name, severity) and write them in the CIFAR-10-C layout.
 
     images: uint8 (N, 32, 32, 3) RGB test images (numpy or torch), in test-set order.
-    names: corruptions to write, one ``<name>.npy`` each (others already in ``out_dir`` stay).
+    names: corruptions to write, one ``<name>.npy`` each (others already in ``out_dir`` stay):
+        any of KNOWN_CORRUPTIONS, CIFAR-10-C's by default.
     severities: the severities in every file. Rows come in blocks of N, one block per severity in
         ascending order; with all five this is exactly the released layout, with fewer the file
         holds only those blocks (e.g. severities (2, 5): rows 0..N-1 severity 2, N..2N-1 severity
@@ -94,6 +101,7 @@ def write_cifar10c(
                 "severities": levels,
                 "images_per_severity": count,
                 "seed": seed,
+                "family": family_of(name),
             }
     if labels is not None:
         np.save(out_dir / LABELS_FILE, np.tile(labels, len(levels)))
@@ -109,7 +117,7 @@ class CIFAR10C:
         self.folder = folder
         self._severities = files  # name -> severities in the file, in row-block order
         self._count = count  # name -> images per severity
-        self.names: tuple[str, ...] = tuple(name for name in ALL_CORRUPTIONS if name in files)
+        self.names: tuple[str, ...] = tuple(name for name in KNOWN_CORRUPTIONS if name in files)
 
     def images_per_severity(self, name: str) -> int:
         return self._count[self._check_name(name)]
@@ -157,7 +165,8 @@ class CIFAR10C:
 def open_cifar10c(folder: str | os.PathLike) -> CIFAR10C:
     """Open a CIFAR-10-C folder: one written by write_cifar10c, or the official release.
 
-    The reader has ``.names`` (the corruptions present, in ALL_CORRUPTIONS order), ``.labels``
+    The reader has ``.names`` (the corruptions present, in KNOWN_CORRUPTIONS order: CIFAR-10-C's,
+    then CIFAR-10-C-bar's), ``.labels``
     (uint8, from labels.npy) and ``.images(name, severity)`` (uint8 (N, 32, 32, 3)). Files are
     checked on opening (uint8, (rows, 32, 32, 3), rows a multiple of the severity count); files
     without an entry in cifar10c.json (the official ones) hold all five severities.
@@ -169,14 +178,15 @@ def open_cifar10c(folder: str | os.PathLike) -> CIFAR10C:
         raise FileNotFoundError(f"CIFAR-10-C folder not found: {folder}")
     meta = _read_meta(folder)
     files, count = {}, {}
-    for name in ALL_CORRUPTIONS:
+    for name in KNOWN_CORRUPTIONS:
         path = folder / f"{name}.npy"
         if path.is_file():
             levels = tuple(meta.get(path.name, {}).get("severities", SEVERITIES))
             files[name], count[name] = levels, _check_file(path, len(levels))
     if not files:
         raise FileNotFoundError(
-            f"no CIFAR-10-C files in {folder}: expected some of {', '.join(ALL_CORRUPTIONS)} (.npy)"
+            f"no CIFAR-10-C files in {folder}: expected some of {', '.join(KNOWN_CORRUPTIONS)} "
+            "(.npy)"
         )
     return CIFAR10C(folder, files, count)
 

@@ -1,8 +1,9 @@
 """A picture of every corruption at every severity, to check them by eye against CIFAR-10-C.
 
-    python -m robustcifar.corruptions.grid --images test_images.npy --out grid.png [--indices 0 1]
+    python -m robustcifar.corruptions.grid --images test_images.npy --out grid.png [--indices 0 1] \
+        [--family cifar10c|cbar|all|...] [--names NAME ...]
 
-One PNG: a row per corruption, a column for the clean images and one per severity, each cell
+One PNG: a row per corruption (CIFAR-10-C's 19 by default, CIFAR-10-C-bar's 10 with --family cbar), a column for the clean images and one per severity, each cell
 showing the same few images side by side, enlarged with nearest-neighbour pixels.
 """
 
@@ -16,7 +17,13 @@ import numpy as np
 
 from robustcifar.corruptions import cli
 from robustcifar.corruptions.api import corrupt
-from robustcifar.corruptions.registry import ALL_CORRUPTIONS, SEVERITIES, CorruptionError, lookup
+from robustcifar.corruptions.registry import (
+    ALL_CORRUPTIONS,
+    SELECTIONS,
+    SEVERITIES,
+    CorruptionError,
+    lookup,
+)
 
 PROG = "python -m robustcifar.corruptions.grid"
 GAP = 2  # pixels between the images of a cell
@@ -58,7 +65,9 @@ def render_grid(
     for name in names:
         lookup(name)
     mosaic = grid_mosaic(images, names, seed).repeat(scale, axis=0).repeat(scale, axis=1)
-    dpi, left, top = 100, 1.6, 0.35  # margins in inches, for the labels
+    # margins in inches, for the labels: the left one fits the longest name at 11 points
+    dpi, top = 100, 0.35
+    left = max(1.6, 0.2 + 0.085 * max(len(name) for name in names))
     height, width = mosaic.shape[0] / dpi, mosaic.shape[1] / dpi
     figure = plt.figure(figsize=(width + left + 0.1, height + top + 0.1), dpi=dpi)
     axes = figure.add_axes((left / (width + left + 0.1), 0.1 / (height + top + 0.1),
@@ -86,14 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--indices", type=int, nargs="+", default=[0, 1],
                         help="which images of the file to show (default: 0 1)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--family", default=None, metavar="FAMILY",
+                        help=f"the rows: {', '.join(SELECTIONS)} (default: cifar10c, the 19 of "
+                        "CIFAR-10-C; cbar: CIFAR-10-C-bar's 10)")  # fmt: skip
+    parser.add_argument("--names", nargs="+", default=None, metavar="NAME",
+                        help="the rows instead of a --family, by name, separated by spaces or "
+                        "commas (default: those of --family)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        names = cli.chosen_names(args.names, args.family)
         images = cli.load_images(args.images)
         bad = [i for i in args.indices if not 0 <= i < len(images)]
         if bad:
             raise CorruptionError(f"--indices {bad} outside 0..{len(images) - 1}")
-        path = render_grid(images[args.indices], args.out, seed=args.seed)
+        path = render_grid(images[args.indices], args.out, names=names, seed=args.seed)
     except (CorruptionError, OSError) as error:
         cli.fail(PROG, str(error))
     print(f"wrote {path}")
