@@ -88,7 +88,7 @@ def make_protocol(config: BenchmarkConfig, models: list[str], headers: dict[str,
 def run_accuracy(config: BenchmarkConfig, models: list[str], data, out: Path, model_files: dict) -> dict:
     cifar10c = default_cifar10c(config)
     pairing = check_pairing(data, cifar10c)
-    cells = TestCells(data, list(config.corruptions), list(config.severities), config.per_class, config.seed,
+    cells = TestCells(data, config.resolved_corruptions(), list(config.severities), config.per_class, config.seed,
                       cifar10c, config.clean_per_class, pairing)
     n_clean, n_per_cell = cells.plan[0].size, (cells.plan[1].size if len(cells.plan) > 1 else 0)
     print(f"[benchmark] accuracy: {len(models)} model(s) x ({n_clean} clean images + {len(cells.plan) - 1} corrupted "
@@ -210,6 +210,7 @@ def benchmark_models(config: BenchmarkConfig) -> list[str]:
 def run(config: BenchmarkConfig) -> Path:
     started = time.time()
     models = benchmark_models(config)
+    config.resolved_corruptions()  # a bad --family or --corruptions stops here, before the server is asked
     if config.latency:
         require_loopback(config.url, config.load_test_hosts)
         if config.v2_output:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robustcifar.config import shared_field
-from robustcifar.corruptions import ALL_CORRUPTIONS, SEVERITIES
+from robustcifar.corruptions import SEVERITIES
+from robustcifar.corruptions.registry import SELECTIONS, lookup, select
 from robustcifar.input_spec import InputSpecOptions
 from robustcifar.serving.client import ServerOptions
 from robustcifar.serving.protocols import PROTOCOLS
@@ -45,7 +46,11 @@ class BenchmarkConfig(ServerOptions, InputSpecOptions):
     clean_per_class: int = field(default=-1, metadata={
         "help": "test images per class in the clean cell (-1: as --per-class; 0: all 1000); the corrupted "
                 "cells' images must be among them"})
-    corruptions: tuple[str, ...] = field(default=ALL_CORRUPTIONS, metadata={"help": "the corruptions measured"})
+    family: str = field(default="all", metadata={
+        "help": f"the corruption families measured: {', '.join(SELECTIONS)} (cifar10c: its 15 benchmark + 4 extra; "
+                "cbar: CIFAR-10-C-bar's 10, unseen by design; all: the 29)"})
+    corruptions: tuple[str, ...] = field(default=(), metadata={
+        "help": "the corruptions measured, by name (default: those of --family)"})
     severities: tuple[int, ...] = field(default=SEVERITIES, metadata={"help": "the severities measured"})
     cifar10c: Path | None = field(default=None, metadata={
         "help": "CIFAR-10-C folder (ours or the official release); default: data/cifar10c if present, "
@@ -70,6 +75,13 @@ class BenchmarkConfig(ServerOptions, InputSpecOptions):
     artifacts: Path | None = shared_field("artifacts")
     out: Path | None = field(default=None, metadata={"help": "output folder (default reports/<timestamp>)"})
     progress: bool = shared_field("progress")
+
+    def resolved_corruptions(self) -> list[str]:
+        """--corruptions, else --family's; a CorruptionError (a ValueError) names the allowed ones."""
+        names = list(self.corruptions) if self.corruptions else list(select(self.family))
+        for name in names:
+            lookup(name)
+        return names
 
     def resolved_concurrency(self) -> int:
         if self.concurrency > 0:

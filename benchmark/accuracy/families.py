@@ -1,14 +1,16 @@
 """The corruption families of the CIFAR-10-C paper, for the tables and the per-family plot.
 
 The 15 benchmark corruptions fall into noise, blur, weather and digital; the 4 extra ones (held
-out in the paper, and never used in training here) form a fifth group, "unseen", for every model.
+out in the paper, and never used in training here) form a fifth group, "unseen", for every model;
+CIFAR-10-C-bar's 10 (Mintun et al. 2021, chosen to be unlike CIFAR-10-C's) a sixth.
 """
 
 from __future__ import annotations
 
-from robustcifar.corruptions import EXTRA_CORRUPTIONS
+from robustcifar.corruptions import CBAR_CORRUPTIONS, EXTRA_CORRUPTIONS
 
 UNSEEN = "unseen (4 extra)"
+CBAR = "CIFAR-10-C-bar (unseen by design)"
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
@@ -16,6 +18,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "weather": ("snow", "frost", "fog"),
     "digital": ("brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression"),
     UNSEEN: EXTRA_CORRUPTIONS,
+    CBAR: CBAR_CORRUPTIONS,
 }
 
 

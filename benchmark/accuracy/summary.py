@@ -1,7 +1,7 @@
 """The per-model summary of an accuracy run, every figure with its 95% interval and its n.
 
-Per model: clean accuracy; the mean over the 15 benchmark corruptions and over the 4 extra
-("unseen") ones; mCE and relative mCE against the baseline model `ce_clean`; accuracy, CE and
+Per model: clean accuracy; the mean over the 15 benchmark corruptions, over the 4 extra
+("unseen") ones and over CIFAR-10-C-bar's 10 (unseen by design, when measured); mCE and relative mCE against the baseline model `ce_clean`; accuracy, CE and
 relative CE per corruption; the mean over the benchmark corruptions per severity; failed requests;
 the paired difference to the baseline (same images, so far tighter than either model's interval);
 and the calibration figures (ECE and NLL, see calibration_summary.py).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, CBAR_CORRUPTIONS, EXTRA_CORRUPTIONS
 from robustcifar.errors import UsageError
 
 from .calibration_summary import ModelCalibration, calibration_summary, model_calibration
@@ -88,6 +88,12 @@ def present(outcomes: Outcomes, corruptions) -> list[str]:
     return [c for c in corruptions if c in set(outcomes.corruptions)]
 
 
+def families_present(outcomes: Outcomes) -> tuple[list[str], list[str], list[str]]:
+    """The measured corruptions of the 15 benchmark, the 4 extra and CIFAR-10-C-bar's 10."""
+    return (present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS),
+            present(outcomes, CBAR_CORRUPTIONS))
+
+
 def mean_accuracy(outcomes: Outcomes, model: str, cells: list[int]) -> dict | None:
     """Mean over cells of the same images; the interval is over the per-image mean scores."""
     if not cells:
@@ -125,13 +131,13 @@ def paired_differences(outcomes: Outcomes, model: str, baseline: str) -> dict | 
         return difference_figure(outcomes.correct[model][cells].mean(axis=0),
                                  outcomes.correct[baseline][cells].mean(axis=0))
 
-    benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
+    benchmark, extra, cbar = families_present(outcomes)
     clean = None
     if outcomes.cell_index(CLEAN, 0) is not None:
         clean = difference_figure(outcomes.clean_cell(model)[0], outcomes.clean_cell(baseline)[0])
     return {"baseline": baseline, "clean": clean, "benchmark_mean": over(outcomes.cells_of(benchmark)),
-            "extra_mean": over(outcomes.cells_of(extra)),
-            "per_corruption": {c: over(outcomes.cells_of([c])) for c in benchmark + extra}}
+            "extra_mean": over(outcomes.cells_of(extra)), "cbar_mean": over(outcomes.cells_of(cbar)),
+            "per_corruption": {c: over(outcomes.cells_of([c])) for c in benchmark + extra + cbar}}
 
 
 def corruption_error_figures(outcomes: Outcomes, model: str, baseline: str, corruptions: list[str],
@@ -186,12 +192,13 @@ def clean_only_failures(outcomes: Outcomes, model: str) -> int:
 
 def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.ndarray,
                     calibration: ModelCalibration | None = None) -> dict:
-    benchmark, extra = present(outcomes, BENCHMARK_CORRUPTIONS), present(outcomes, EXTRA_CORRUPTIONS)
+    benchmark, extra, cbar = families_present(outcomes)
     seen_ce = corruption_error_figures(outcomes, model, baseline, benchmark, weights)
     unseen_ce = corruption_error_figures(outcomes, model, baseline, extra, weights)
+    cbar_ce = corruption_error_figures(outcomes, model, baseline, cbar, weights)
     per_corruption = {}
-    for c in benchmark + extra:
-        errors = (seen_ce if c in benchmark else unseen_ce)["per_corruption"].get(c, {})
+    for c in benchmark + extra + cbar:
+        errors = (seen_ce if c in benchmark else unseen_ce if c in extra else cbar_ce)["per_corruption"].get(c, {})
         per_corruption[c] = {"accuracy": mean_accuracy(outcomes, model, outcomes.cells_of([c])),
                              "ce": errors.get("ce"), "relative_ce": errors.get("relative_ce")}
     return {
@@ -202,6 +209,8 @@ def summarise_model(outcomes: Outcomes, model: str, baseline: str, weights: np.n
         "relative_mce": seen_ce["relative_mce"],
         "unseen_mce": unseen_ce["mce"],
         "unseen_relative_mce": unseen_ce["relative_mce"],
+        "cbar_mean": mean_accuracy(outcomes, model, outcomes.cells_of(cbar)),
+        "cbar_mce": cbar_ce["mce"],
         "per_corruption": per_corruption,
         "per_severity": per_severity(outcomes, model, benchmark),
         "difference_to_baseline": paired_differences(outcomes, model, baseline),
@@ -234,12 +243,14 @@ def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None 
             return f"{'not estimable':>18}"
         return f"{100 * fig['value']:5.1f} [{100 * low:4.1f}-{100 * high:5.1f}]"
 
-    head = (f"{'model':<18} {'clean %':>18} {'15 benchmark %':>18} {'4 unseen %':>18} {'mCE %':>19} "
-            f"{'rel. mCE %':>19} {'failed':>6}")
+    with_cbar = any(s.get("cbar_mean") for s in summary.values())
+    head = (f"{'model':<18} {'clean %':>18} {'15 benchmark %':>18} {'4 unseen %':>18} "
+            + (f"{'C-bar %':>18} " if with_cbar else "") + f"{'mCE %':>19} {'rel. mCE %':>19} {'failed':>6}")
     lines = [head]
     for model, s in summary.items():
+        cbar = f"{pct(s.get('cbar_mean')):>18} " if with_cbar else ""
         lines.append(f"{model:<18} {pct(s['clean']):>18} {pct(s['benchmark_mean']):>18} {pct(s['extra_mean']):>18} "
-                     f"{pct(s['mce']):>19} {pct(s['relative_mce']):>19} {s['failed_requests']:>6}")
+                     f"{cbar}{pct(s['mce']):>19} {pct(s['relative_mce']):>19} {s['failed_requests']:>6}")
     clean_note = "" if n_clean in (None, n_per_cell) else f", {n_clean} in the clean cell"
     lines.append(f"(n = {n_per_cell} test images per corrupted cell{clean_note}; [95% interval]; a failed request "
                  f"counts as wrong; mCE against {baseline}; per-cell figures in accuracy.csv)")
@@ -254,10 +265,12 @@ def format_table(summary: dict[str, dict], n_per_cell: int, n_clean: int | None 
     differences = {m: s["difference_to_baseline"] for m, s in summary.items() if s.get("difference_to_baseline")}
     if differences:
         lines.append(f"\npaired difference to {baseline}, points (same images; [95% interval])")
-        lines.append(f"{'model':<18} {'clean':>20} {'15 benchmark':>20} {'4 unseen':>20}")
+        lines.append(f"{'model':<18} {'clean':>20} {'15 benchmark':>20} {'4 unseen':>20}"
+                     + (f" {'C-bar':>20}" if with_cbar else ""))
         for model, d in differences.items():
+            cbar = f" {points(d.get('cbar_mean')):>20}" if with_cbar else ""
             lines.append(f"{model:<18} {points(d['clean']):>20} {points(d['benchmark_mean']):>20} "
-                         f"{points(d['extra_mean']):>20}")
+                         f"{points(d['extra_mean']):>20}{cbar}")
     return "\n".join(lines)
 
 

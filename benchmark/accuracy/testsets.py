@@ -142,6 +142,13 @@ class TestCells:
         idx = chosen_indices(labels, per_class, seed)
         clean_idx = idx if clean_per_class < 0 else chosen_indices(labels, clean_per_class, seed)
         rows, row_labels, row_index = None, labels[idx], idx
+        # corruptions the folder lacks (CIFAR-10-C-bar beside a CIFAR-10-C folder) are generated on the fly
+        # from the same test images, which needs a folder paired with them
+        self.generated = [c for c in corruptions if self.reader is not None and c not in self.reader.names]
+        if self.generated and not self.pairing.paired:
+            raise UsageError(f"{cifar10c} has no {', '.join(self.generated)}, and its images are not paired with "
+                             "these test images, so those cannot be generated beside it: measure them in a run "
+                             "without --cifar10c, or pass --family cifar10c")
         if self.reader is not None and self.pairing.paired:
             rows = self.pairing.rows_of(idx)  # each row with its own clean original
         elif self.reader is not None:
@@ -154,7 +161,8 @@ class TestCells:
             if clean_per_class < 0:
                 clean_idx = idx
         self.plan = [CellPlan(CLEAN, 0, labels[clean_idx], clean_idx, shared_positions(clean_idx, idx))]
-        self.plan += [CellPlan(name, severity, row_labels, row_index, rows=rows)
+        self.plan += [CellPlan(name, severity, labels[idx], idx) if name in self.generated
+                      else CellPlan(name, severity, row_labels, row_index, rows=rows)
                       for name in corruptions for severity in severities]
 
     @property
@@ -164,7 +172,7 @@ class TestCells:
     def images(self, cell: CellPlan) -> np.ndarray:
         if cell.corruption == CLEAN:
             return self.data.test_images[cell.test_index]
-        if self.reader is not None:
+        if self.reader is not None and cell.corruption not in self.generated:
             return self.reader.images(cell.corruption, cell.severity)[cell.rows]
         return corrupt(self.data.test_images[cell.test_index], cell.corruption, cell.severity, seed=self.seed)
 

@@ -10,8 +10,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from robustcifar.corruptions import BENCHMARK_CORRUPTIONS
+from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, CBAR_CORRUPTIONS
 
+from ..accuracy.families import CBAR as CBAR_COLUMN
 from ..accuracy.families import family_of
 from ..load.latency import LatencyRow
 from .training_outputs import TrainingOutputs
@@ -117,10 +118,13 @@ def difference_table(models: dict[str, dict], n_per_cell: int, n_clean: int | No
     differences = {m: s["difference_to_baseline"] for m, s in models.items() if s.get("difference_to_baseline")}
     if not differences:
         return None
-    rows = [[m, points(d["clean"]), points(d["benchmark_mean"]), points(d["extra_mean"])]
+    with_cbar = any(d.get("cbar_mean") for d in differences.values())
+    rows = [[m, points(d["clean"]), points(d["benchmark_mean"]), points(d["extra_mean"]),
+             *([points(d.get("cbar_mean"))] if with_cbar else [])]
             for m, d in differences.items()]
     return Table("difference", f"Paired difference to {baseline} (percentage points)",
-                 ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions"], rows,
+                 ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions",
+                  *([CBAR_COLUMN] if with_cbar else [])], rows,
                  f"Accuracy of the model minus that of {baseline} on the same test images, [95% interval]: a t "
                  "interval over the per-image differences (paired), which is far tighter than either model's own "
                  "interval. An interval that excludes 0 is a resolved difference. "
@@ -139,11 +143,14 @@ def difference_per_corruption_table(models: dict[str, dict], n_per_cell: int, ba
 
 
 def summary_table(models: dict[str, dict], n_per_cell: int, baseline: str, n_clean: int | None = None) -> Table:
-    rows = [[m, pct(s["clean"]), pct(s["benchmark_mean"]), pct(s["extra_mean"]), pct(s["mce"]),
+    with_cbar = any(s.get("cbar_mean") for s in models.values())
+    rows = [[m, pct(s["clean"]), pct(s["benchmark_mean"]), pct(s["extra_mean"]),
+             *([pct(s.get("cbar_mean"))] if with_cbar else []), pct(s["mce"]),
              pct(s["relative_mce"]), pct(s["unseen_mce"]), f"{s['failed_requests']} / {s['requests']}"]
             for m, s in models.items()]
     return Table("summary", "Accuracy under corruption: summary",
-                 ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions", f"mCE (vs {baseline})",
+                 ["model", "clean", "15 benchmark corruptions", "4 unseen corruptions",
+                  *([CBAR_COLUMN] if with_cbar else []), f"mCE (vs {baseline})",
                   "relative mCE", "unseen mCE", "failed / requests"], rows,
                  images_note(n_per_cell, n_clean) + " Means over corruptions x 5 severities; their interval treats the "
                  "test images as the units. mCE: the errors summed over severities, divided by the baseline's, "
@@ -210,7 +217,8 @@ def corruption_error_table(models: dict[str, dict], n_per_cell: int, baseline: s
     for c in corruptions:
         cells = [f"{pct(models[m]['per_corruption'][c]['ce'], 0)} / {pct(models[m]['per_corruption'][c]['relative_ce'], 0)}"
                  for m in names]
-        rows.append([c, "benchmark" if c in BENCHMARK_CORRUPTIONS else "unseen", *cells])
+        rows.append([c, "benchmark" if c in BENCHMARK_CORRUPTIONS else "C-bar" if c in CBAR_CORRUPTIONS else "unseen",
+                     *cells])
     return Table("corruption-error", f"Corruption error (CE / relative CE) per corruption, against {baseline}",
                  ["corruption", "set", *names], rows,
                  f"Percent [95% paired bootstrap interval]; 100 = as many errors as {baseline}. Relative CE: n/a where "

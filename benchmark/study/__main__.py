@@ -2,7 +2,8 @@
 
     collect --bench reports/<run> [--artifacts artifacts] [--results results/study-cpu]
         every model of a benchmark run, with its training run's held-out outcomes and records, into
-        results/<study>/runs/<run>.npz and .json (commit them as each part lands)
+        results/<study>/runs/<run>.npz and .json (commit them as each part lands); a run already there
+        keeps its cells and gains the benchmark's others (a later run adding CIFAR-10-C-bar)
     report [--results results/study-cpu] [--readme README.md] [--check]
         the study section from every run committed there: results/<study>/study.md and the budget plot;
         with --readme, the README's block between the study markers is replaced (or, with --check,
@@ -29,7 +30,7 @@ from robustcifar.provenance import cpu_has_native_bf16, portable
 from ..accuracy.outcomes import Outcomes
 from .analysis import Study, StudyDataError
 from .plot import plot_budget
-from .records import from_benchmark, load_runs
+from .records import RunOutcomes, from_benchmark, load_runs
 from .tables import section
 
 BEGIN, END = "<!-- study:begin (python -m benchmark.study report --readme README.md) -->", "<!-- study:end -->"
@@ -103,12 +104,18 @@ def collect(config: CollectConfig) -> list[Path]:
         else:
             meta["quantized"] = ModelMeta.load(ModelArtifacts.for_model(name, config.artifacts).meta).quantized
         record = from_benchmark(name, outcomes, train_outcomes, portable(meta))
+        added = None
+        if (results / "runs" / f"{name}.npz").is_file():  # a later benchmark of the run: its new cells join
+            record, added = record.merged_with(RunOutcomes.load(results / "runs" / f"{name}.npz"))
         written.append(record.save(results / "runs"))
         if config.plots and run.seed == 0 and run.epochs is None and not run.int8:
             for plot in ("curves.png", "umap.png"):
                 if (artifacts.train_dir / plot).is_file():
                     (results / "training" / name).mkdir(parents=True, exist_ok=True)
                     shutil.copy(artifacts.train_dir / plot, results / "training" / name / plot)
+        if added is not None:
+            print(f"[study] {name}: already committed; {len(added)} new cell(s) joined it"
+                  f"{' (' + ', '.join(added[:3]) + ', ...)' if len(added) > 3 else ''}", flush=True)
         print(f"[study] {name}: {len(record.bench['cell'])} benchmark answers and "
               f"{sum(len(v) for k, v in record.held_out.items() if k.endswith('_label'))} validation answers into "
               f"{portable(str(written[-1]))}", flush=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import RunName
 from robustcifar.provenance import write_json
 
@@ -68,6 +69,30 @@ class RunOutcomes:
             cells = [str(c) for c in f["bench_cells"]]
         meta = json.loads(npz.with_suffix(".json").read_text())
         return cls(npz.stem, meta, cells, bench, held_out)
+
+    def merged_with(self, committed: RunOutcomes) -> tuple[RunOutcomes, list[str]]:
+        """The committed record with this one's cells that it lacks (a later benchmark adding a family, as
+        CIFAR-10-C-bar); the committed cells are kept as they are. -> (merged, the cells added)."""
+        if self.name != committed.name:
+            raise ValueError(f"cannot merge {self.name} into {committed.name}")
+        new = [c for c in self.bench_cells if c not in committed.bench_cells]
+        if not new:
+            return committed, []
+        for shared in (c for c in self.bench_cells if c in committed.bench_cells):
+            ours, theirs = self.cell_rows(shared), committed.cell_rows(shared)
+            if not np.array_equal(np.sort(self.bench["test_index"][ours]), np.sort(committed.bench["test_index"][theirs])):
+                raise UsageError(f"{self.name}: cell {shared} was measured on other test images than the committed "
+                                 "one, so the new cells are not paired with it: measure with the committed settings")
+        cells = committed.bench_cells + new
+        rows = np.concatenate([self.cell_rows(c) for c in new])
+        remap = {self.bench_cells.index(c): cells.index(c) for c in new}
+        added = {k: v[rows] for k, v in self.bench.items()}
+        added["cell"] = np.array([remap[int(i)] for i in added["cell"]], np.int16)
+        bench = {k: np.concatenate([committed.bench[k], added[k]]) for k in committed.bench}
+        meta = dict(committed.meta)
+        meta["benchmark_more"] = [*committed.meta.get("benchmark_more", []),
+                                  {**self.meta.get("benchmark", {}), "cells": new}]
+        return RunOutcomes(self.name, meta, cells, bench, committed.held_out), new
 
     def cell_rows(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.bench["cell"] == self.bench_cells.index(name))

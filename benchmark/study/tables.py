@@ -3,7 +3,7 @@ results/<study>/study.md show, so no study number is typed by hand."""
 
 from __future__ import annotations
 
-from .analysis import COMPARISONS, FAMILIES, FDR_LEVEL, PAIRS, Study
+from .analysis import AUGMIX_PAIRS, CBAR, COMPARISONS, FAMILIES, FDR_LEVEL, PAIRS, Study
 from .intervals import Interval, fdr_adjusted, seed_image_interval
 
 # The original studies' figures (../shared/seeds/003_557d3cd6312f3611.txt and 000_7a7bb921270f7063.txt)
@@ -148,6 +148,43 @@ def int8_table(study: Study) -> list[str]:
     return lines
 
 
+def generalization_tables(study: Study) -> list[str]:
+    """CIFAR-10-C-bar, which no model here trained on: each model's accuracy and its paired difference to
+    ce_clean; then each AugMix model against its *_corrupted twin on the corruptions the twin trained on
+    (fit) and on those neither did (generalization), with the verdict."""
+    models = study.cbar_models()
+    if not models:
+        return [("No run has been measured on CIFAR-10-C-bar yet (`python -m benchmark --family cbar`, then "
+                "`python -m benchmark.study collect`).")]
+    lines = ["| model | seeds | C-bar | − `ce_clean` on C-bar | − `ce_clean` on 15 benchmark | − `ce_clean` on 4 unseen |",
+             "|---|---|---|---|---|---|"]
+    baseline = "ce_clean" if "ce_clean" in models else None
+    for model in models:
+        group = study.group(model)
+        diffs = ([study.difference(model, baseline, what) for what in (CBAR, *FAMILIES)]
+                 if baseline and model != baseline else [None, None, None])
+        lines.append(f"| `{model}` | {len(group.runs)} | {pct(group.figure(CBAR))}{seeds_note(group.figure(CBAR))} | "
+                     + " | ".join(points(d) if d else "" for d in diffs) + " |")
+    pairs = [(a, b) for a, b in AUGMIX_PAIRS if a in models and b in models]
+    lines += ["", ("**Fit or generalization** (AugMix model − its `*_corrupted` twin, percentage points: the twin "
+              "trained on the 15, neither on the 4 unseen or C-bar)"), ""]
+    if not pairs:
+        return lines + ["No AugMix model and its `*_corrupted` twin have both been measured on CIFAR-10-C-bar yet."]
+    lines += ["| comparison | 15 benchmark (fit) | 4 unseen | C-bar | verdict |", "|---|---|---|---|---|"]
+    for model, twin in pairs:
+        fit, unseen, cbar = (study.difference(model, twin, what) for what in ("15 benchmark", "4 unseen", CBAR))
+        lines.append(f"| `{model}` − `{twin}` | {points(fit)} | {points(unseen)} | {points(cbar)} | "
+                     f"{generalization_verdict(fit, cbar)} |")
+    return lines
+
+
+def generalization_verdict(fit: Interval, cbar: Interval) -> str:
+    def side(d: Interval) -> str:
+        return "ahead" if d.low > 0 else "behind" if d.high < 0 else "not resolved"
+
+    return f"AugMix {side(fit)} on the trained-for corruptions, {side(cbar)} on C-bar"
+
+
 def budget_table(study: Study) -> list[str]:
     lines = ["| loss | epochs | seeds | gain on clean | gain on 15 benchmark | gain on 4 unseen |",
              "|---|---|---|---|---|---|"]
@@ -223,7 +260,9 @@ def section(study: Study, compact: bool = False) -> str:
         "", "**Budget: the gain of corrupted training** (`*_corrupted` − its clean twin, percentage points)", "",
         *budget_table(study), "", *budget_verdict(study), "",
         "**The cost of int8** (an int8 copy − its float32 model, percentage points, paired over the test images)", "",
-        *int8_table(study), "", runs_summary(study),
+        *int8_table(study), "",
+        "**Corruptions no model trained on: CIFAR-10-C-bar** (percent; differences in percentage points, paired)", "",
+        *generalization_tables(study), "", runs_summary(study),
     ]
     if not compact:
         parts += ["", "**Each model** (percent; the drop in points, on the same images)", "", *models_table(study), "",

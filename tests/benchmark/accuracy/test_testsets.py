@@ -139,3 +139,41 @@ def test_a_folder_of_300_images_in_another_order_pairs_each_row_with_its_origina
     assert np.array_equal(fog1.labels, clean.labels)
     with pytest.raises(UsageError, match="holds 300 of the test images"):
         list(iter_cells(data, ["fog"], [1], per_class=40, seed=0, cifar10c=folder, pairing=pairing))
+
+
+def test_the_default_family_is_all_29_and_a_bad_one_is_refused():
+    from robustcifar.corruptions import ALL_CORRUPTIONS, CBAR_CORRUPTIONS, CorruptionError
+
+    assert BenchmarkConfig().resolved_corruptions() == [*ALL_CORRUPTIONS, *CBAR_CORRUPTIONS]
+    assert parse_config(BenchmarkConfig, ["--family", "cbar"]).resolved_corruptions() == list(CBAR_CORRUPTIONS)
+    named = parse_config(BenchmarkConfig, ["--family", "cbar", "--corruptions", "fog", "ripple"])
+    assert named.resolved_corruptions() == ["fog", "ripple"]  # names win over the family
+    with pytest.raises(CorruptionError, match="unknown family"):
+        parse_config(BenchmarkConfig, ["--family", "cifar100c"]).resolved_corruptions()
+    with pytest.raises(CorruptionError, match="unknown corruption"):
+        parse_config(BenchmarkConfig, ["--corruptions", "rippel"]).resolved_corruptions()
+
+
+def test_c_bar_beside_a_cifar10c_folder_is_generated_from_the_same_images(tmp_path):
+    """A folder of CIFAR-10-C's corruptions only: its cells come from it, C-bar's are made on the fly from
+    the very test images its rows hold, so every cell stays paired with the clean one."""
+    from robustcifar.corruptions import corrupt, write_cifar10c
+
+    data = fake_test_set(10)
+    folder = write_cifar10c(data.test_images, tmp_path / "c", ["fog"], [2], labels=data.test_labels,
+                            progress=False, source={"test_set_digest": data.test_set_digest()})
+    clean, fog, ripple = iter_cells(data, ["fog", "ripple"], [2], per_class=3, seed=0, cifar10c=folder)
+    rows = chosen_indices(data.test_labels, 3, 0)
+    assert np.array_equal(fog.images, corrupt(data.test_images, "fog", 2, seed=0)[rows])
+    assert np.array_equal(ripple.images, corrupt(data.test_images[rows], "ripple", 2, seed=0))
+    assert np.array_equal(ripple.test_index, clean.test_index) and np.array_equal(ripple.labels, clean.labels)
+
+
+def test_c_bar_is_not_generated_beside_an_unpaired_folder(tmp_path):
+    from robustcifar.errors import UsageError
+
+    data = fake_test_set(10)
+    shuffled = np.random.default_rng(0).permutation(len(data.test_labels))
+    folder = official_like_folder(tmp_path / "c", data.test_images[shuffled], data.test_labels[shuffled])
+    with pytest.raises(UsageError, match="not paired"):
+        iter_cells(data, ["fog", "ripple"], [1], per_class=3, seed=0, cifar10c=folder)

@@ -4,6 +4,7 @@ the committed-file format, the analysis, the tables, the budget plot and the REA
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -12,7 +13,13 @@ from benchmark.study.__main__ import BEGIN, END, main, replace_block
 from benchmark.study.analysis import Study, StudyDataError
 from benchmark.study.records import RunOutcomes, cell_name, load_runs
 from benchmark.study.tables import section
-from robustcifar.corruptions import BENCHMARK_CORRUPTIONS, EXTRA_CORRUPTIONS, SEVERITIES
+from robustcifar.corruptions import (
+    BENCHMARK_CORRUPTIONS,
+    CBAR_CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    SEVERITIES,
+)
+from robustcifar.errors import UsageError
 from robustcifar.model_specs import run_name
 
 CELL_IMAGES = np.arange(0, 1000, 5)  # the corrupted cells' test images, among the clean cell's 1000
@@ -21,9 +28,12 @@ ACCURACY = {"ce_clean": (0.60, 0.45), "ce_corrupted": (0.52, 0.50), "angular": (
 
 
 def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift: float = 0.0,
-                  int8: bool = False) -> RunOutcomes:
-    rng = np.random.default_rng(hash((model, seed, epochs, int8)) % 2**32)
-    clean_p, corrupted_p = (p + shift for p in ACCURACY[model])
+                  int8: bool = False, cbar: float | None = None, cifar10c: bool = True,
+                  accuracy: tuple[float, float] | None = None) -> RunOutcomes:
+    """Correct with the model's clean and corrupted chances; on CIFAR-10-C-bar's cells with `cbar`'s
+    (none when None); without CIFAR-10-C's cells when not `cifar10c` (a later run of C-bar alone)."""
+    rng = np.random.default_rng(zlib.crc32(repr((model, seed, epochs, int8, cbar, cifar10c)).encode()))
+    clean_p, corrupted_p = (p + shift for p in (accuracy or ACCURACY[model]))
     cells, columns = [], {k: [] for k in ("cell", "test_index", "label", "correct", "predicted", "confidence")}
 
     def add(name: str, index: np.ndarray, p: float) -> None:
@@ -37,9 +47,12 @@ def synthetic_run(model: str, seed: int, epochs: int = 5, budget: int = 5, shift
         columns["confidence"].append(np.full(len(index), 0.5, np.float32))
 
     add(cell_name("clean", 0), rng.permutation(1000), clean_p)  # stored in any order
-    for corruption in (*BENCHMARK_CORRUPTIONS, *EXTRA_CORRUPTIONS):
+    for corruption in (*BENCHMARK_CORRUPTIONS, *EXTRA_CORRUPTIONS) if cifar10c else ():
         for severity in SEVERITIES:
             add(cell_name(corruption, severity), CELL_IMAGES, corrupted_p)
+    for corruption in CBAR_CORRUPTIONS if cbar is not None else ():
+        for severity in SEVERITIES:
+            add(cell_name(corruption, severity), CELL_IMAGES, cbar)
     val_index = np.arange(500)
     held_out = {"val_index": val_index, "val_label": (val_index % 10).astype(np.int8),
                 "val_predicted": np.where(rng.random(500) < clean_p, val_index % 10, 0).astype(np.int8),
@@ -124,3 +137,42 @@ def test_the_readme_block_is_rebuilt_and_checked(committed, tmp_path, capsys):
     with pytest.raises(ValueError, match="no study block"):
         replace_block("no markers", "x")
     capsys.readouterr()
+
+
+def test_a_later_benchmark_adds_its_cells_to_the_committed_run():
+    """collect's merge: the committed cells stay as they are, C-bar's join them, paired on the same images."""
+    committed = synthetic_run("ce_clean", 0)
+    later = synthetic_run("ce_clean", 0, cbar=0.3, cifar10c=False)
+    merged, added = later.merged_with(committed)
+    assert added == [cell_name(c, s) for c in CBAR_CORRUPTIONS for s in SEVERITIES]
+    assert merged.bench_cells[: len(committed.bench_cells)] == committed.bench_cells
+    for cell in committed.bench_cells:
+        assert np.array_equal(merged.bench["correct"][merged.cell_rows(cell)],
+                              committed.bench["correct"][committed.cell_rows(cell)])
+    for cell in added:
+        assert np.array_equal(merged.bench["correct"][merged.cell_rows(cell)],
+                              later.bench["correct"][later.cell_rows(cell)])
+    assert merged.held_out is committed.held_out and merged.meta["benchmark_more"][0]["cells"] == added
+    assert later.merged_with(merged)[1] == []  # collecting the same benchmark again adds nothing
+    moved = synthetic_run("ce_clean", 0, cbar=0.3, cifar10c=False)
+    moved.bench["test_index"][moved.cell_rows("clean-s0")] += 1
+    with pytest.raises(UsageError, match="other test images"):
+        moved.merged_with(committed)
+
+
+def test_the_generalization_tables_compare_on_c_bar_and_give_the_verdict():
+    """ce_augmix 8 points behind ce_corrupted on the 15 it trained on, 12 ahead on C-bar: the verdict says so;
+    a model without C-bar cells is left out rather than failing."""
+    runs = [synthetic_run("ce_clean", seed, cbar=0.30) for seed in (0, 1, 2)]
+    runs += [synthetic_run("ce_corrupted", seed, cbar=0.32) for seed in (0, 1, 2)]
+    runs += [synthetic_run("ce_augmix", seed, cbar=0.44, accuracy=(0.60, 0.42)) for seed in (0, 1, 2)]
+    runs += [synthetic_run("angular", seed) for seed in (0, 1, 2)]
+    study = Study.of(runs)
+    assert study.cbar_models() == ["ce_clean", "ce_corrupted", "ce_augmix"]
+    gain = study.difference("ce_augmix", "ce_clean", "C-bar")
+    assert gain.value == pytest.approx(0.14, abs=0.03) and gain.low > 0
+    text = section(study)
+    assert "| `ce_augmix` − `ce_corrupted` |" in text
+    assert "AugMix behind on the trained-for corruptions, ahead on C-bar" in text
+    no_cbar = section(Study.of([synthetic_run(m, 0) for m in ACCURACY]))
+    assert "No run has been measured on CIFAR-10-C-bar yet" in no_cbar
