@@ -120,7 +120,7 @@ train-all: requirements
 # Usage errors come before any install (checked when make reads this file).
 ifneq ($(filter train,$(MAKECMDGOALS)),)
 ifeq ($(MODEL),)
-$(error usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted> [SEEDS=0,1,2] [TRAIN_ARGS=...])
+$(error usage: make train MODEL=<ce_clean|ce_corrupted|angular|angular_corrupted|ce_augmix|angular_augmix|ce_augmix_jsd> [SEEDS=0,1,2] [TRAIN_ARGS=...])
 endif
 endif
 ifneq ($(filter import,$(MAKECMDGOALS)),)

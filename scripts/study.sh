@@ -5,20 +5,29 @@
 #
 #   scripts/study.sh seeds 0,1,2           the four models at the study budget, one run per seed
 #   scripts/study.sh budgets ce 10,20      the cross-entropy pair at more epochs (seed 0); `angular` for the other
+#   scripts/study.sh augmix 0              ce_augmix and angular_augmix at the study budget, one run per seed
 #   scripts/study.sh int8 0                int8 copies of the four models' runs of these seeds (after `seeds`)
+#
+# FAMILY=cifar10c (the 19) or cbar (CIFAR-10-C-bar's 10) measures one corruption family instead of all
+# 29; a later part of the other family joins the runs already committed (benchmark.study collect).
 #
 # Each part ends with its runs' per-image outcomes in results/study-cpu/runs/ (commit them) and the
 # study section rebuilt from everything committed there (results/study-cpu/study.md, README.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
-part=${1:?usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20 | int8 0}
+part=${1:?usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0}
 case "$part" in
     seeds)
         seeds=${2:?usage: scripts/study.sh seeds 0,1,2}
         "$PY" -m training --models all --profile study --seeds "$seeds" --no-progress
         runs=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('all', seeds='$seeds')))")
         label="seeds-${seeds//,/-}" ;;
+    augmix)
+        seeds=${2:?usage: scripts/study.sh augmix 0}
+        "$PY" -m training --models ce_augmix,angular_augmix --profile study --seeds "$seeds" --no-progress
+        runs=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('ce_augmix,angular_augmix', seeds='$seeds')))")
+        label="augmix-${seeds//,/-}" ;;
     budgets)
         loss=${2:?usage: scripts/study.sh budgets ce|angular 10,20}; budgets=${3:?usage: scripts/study.sh budgets ce 10,20}
         case "$loss" in ce) models=ce_clean,ce_corrupted ;; angular) models=angular,angular_corrupted ;;
@@ -34,16 +43,16 @@ print(','.join(str(RunName(m, 0, int(b))) for m in '$models'.split(',') for b in
         "$PY" -m export quantize --models "$floats" --no-progress
         runs=$(echo "$floats" | sed 's/,/_int8,/g; s/$/_int8/')
         label="int8-${seeds//,/-}" ;;
-    *) echo "usage: scripts/study.sh seeds 0,1,2 | budgets ce|angular 10,20 | int8 0" >&2; exit 2 ;;
+    *) echo "usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0" >&2; exit 2 ;;
 esac
 [ "$part" = int8 ] || "$PY" -m export --models "$runs" --no-progress
 "$PY" -m serve archive --models "$runs"
 "$PY" -m serve start --models "$runs"
-out=reports/study-$label
+out=reports/study-$label${FAMILY:+-$FAMILY}
 resume=()
 [ -d "$out/cells" ] && resume=(--resume "$out")
-"$PY" -m benchmark --profile study --models "$runs" --protocol v2 --batch 64 --no-latency --no-progress \
-    --out "$out" "${resume[@]}"
+"$PY" -m benchmark --profile study --models "$runs" --family "${FAMILY:-all}" --protocol v2 --batch 64 \
+    --no-latency --no-progress --out "$out" "${resume[@]}"
 "$PY" -m serve stop
 "$PY" -m benchmark.study collect --bench "$out"
 "$PY" -m benchmark.study report --readme README.md

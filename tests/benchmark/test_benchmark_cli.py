@@ -26,13 +26,13 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
     artifacts, out = fake_artifacts(tmp_path / "artifacts", tiny_onnx), tmp_path / "run"
     code = main(["--url", url, "--profile", "quick", "--data", str(tiny_image_folder), "--data-dir",
                  str(tmp_path / "data"), "--per-class", "2", "--corruptions", "gaussian_noise", "speckle_noise",
-                 "--severities", "1", "2", "--latency-models", "ce_clean", "--users", "2", "--stage-seconds", "2",
+                 "ripple", "--severities", "1", "2", "--latency-models", "ce_clean", "--users", "2", "--stage-seconds", "2",
                  "--baseline-seconds", "0.2", "--bootstrap", "100", "--artifacts", str(artifacts), "--out", str(out),
                  "--no-progress"])
     assert code == 0, capsys.readouterr().err
     with open(out / "accuracy.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 4 * 5  # 4 models x (clean + 2 corruptions x 2 severities)
+    assert len(rows) == 4 * 7  # 4 models x (clean + 3 corruptions x 2 severities)
     # the stub's ce_clean always answers class 0: exactly 2 of the 20 class-balanced images are right
     assert {(r["correct"], r["n"], r["failed"]) for r in rows if r["model"] == "ce_clean"} == {("2", "20", "0")}
     # angular answers 503: every request failed, counted as wrong, and reported
@@ -41,12 +41,15 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
     models = summary["accuracy"]["models"]
     assert models["ce_clean"]["clean"]["value"] == pytest.approx(0.1)
     assert models["ce_clean"]["mce"]["value"] == pytest.approx(1.0)
-    assert models["angular"]["failures_by_status"] == {"HTTP 503": 100}
+    # ripple is CIFAR-10-C-bar's: a family of its own, beside the 15 and the 4
+    assert models["ce_clean"]["cbar_mean"]["value"] == pytest.approx(0.1)
+    assert models["ce_clean"]["cbar_mce"]["value"] == pytest.approx(1.0)
+    assert models["angular"]["failures_by_status"] == {"HTTP 503": 140}
     # calibration: the stub is always 55% sure of class 0 and right on 10% of the images
     nll = -(0.1 * math.log(0.55) + 0.9 * math.log(0.05))
     with open(out / "calibration.csv") as f:
         calibration = [r for r in csv.DictReader(f) if r["model"] == "ce_clean"]
-    assert len(calibration) == 5 and {r["n"] for r in calibration} == {"20"}
+    assert len(calibration) == 7 and {r["n"] for r in calibration} == {"20"}
     # the plain ECE is exact; the reported one is bias-corrected by the bootstrap, which for a statistic this
     # close to linear (one bin, confidence above every accuracy) moves it by bootstrap noise only
     assert all(float(r["ece_uncorrected"]) == pytest.approx(0.45) and float(r["nll"]) == pytest.approx(nll)
@@ -72,11 +75,12 @@ def test_benchmark_against_a_stub_server(stub_server, tiny_image_folder, tmp_pat
         (stage,) = list(csv.DictReader(f))
     assert stage["model"] == "ce_clean" and stage["users"] == "2" and int(stage["requests"]) > 0
     assert float(stage["throughput_ratio"]) > 0
-    assert counts["ce_clean"] >= 100 + int(stage["requests"])
+    assert counts["ce_clean"] >= 140 + int(stage["requests"])
     assert report_main(["--run", str(out), "--artifacts", str(artifacts)]) == 0
     assert (out / "index.html").is_file() and (out / "summary.md").is_file()
     markdown = (out / "summary.md").read_text()
     assert "Calibration: expected calibration error" in markdown
+    assert "CIFAR-10-C-bar (unseen by design)" in markdown
     assert f"| ce_clean | {100 * clean_calibration['ece']['value']:.1f} [" in markdown  # its clean ECE, as above
     assert (out / "plots" / "reliability.png").is_file() and (out / "plots" / "ece_by_family.png").is_file()
 
