@@ -22,7 +22,7 @@ from robustcifar.input_spec import parse_spec
 from robustcifar.model_specs import resolve_model_names
 from robustcifar.paths import data_dir, reports_dir
 from robustcifar.profiles import parse_profiled_config
-from robustcifar.provenance import run_record, write_json
+from robustcifar.provenance import run_record, run_started, write_json
 from robustcifar.serving.auth import auth_headers, inference_key
 from robustcifar.serving.client import check_reachable
 from robustcifar.serving.hosts import require_loopback
@@ -208,7 +208,7 @@ def benchmark_models(config: BenchmarkConfig) -> list[str]:
 
 
 def run(config: BenchmarkConfig) -> Path:
-    started = time.time()
+    started = run_started()
     models = benchmark_models(config)
     config.resolved_corruptions()  # a bad --family or --corruptions stops here, before the server is asked
     if config.latency:

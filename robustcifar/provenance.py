@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +124,26 @@ def write_json(path: Path, payload: Any) -> None:
     tmp.replace(path)
 
 
-def run_record(command: list[str] | None = None, started: float | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunStart:
+    """When a run started and the commit its code was loaded from: a long run can outlive HEAD, so its
+    record names the code that ran, not the commit checked out when it ended."""
+
+    time: float
+    commit: str
+
+
+def run_started() -> RunStart:
+    return RunStart(time.time(), git_commit())
+
+
+def run_record(command: list[str] | None = None, started: RunStart | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "git_commit": git_commit(),
+        "git_commit": started.commit if started is not None else git_commit(),
         "command": " ".join(command if command is not None else sys.argv),
         "hardware": hardware_summary(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if started is not None:
-        record["wall_seconds"] = round(time.time() - started, 2)
+        record["wall_seconds"] = round(time.time() - started.time, 2)
     return record

@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import json
 import math
-import time
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from robustcifar.checkpoint import save_checkpoint
 from robustcifar.config import config_to_dict
 from robustcifar.datasets import CifarArrays, capped_balanced_indices
 from robustcifar.model_specs import RunName, get_spec
-from robustcifar.provenance import run_record, write_json
+from robustcifar.provenance import run_record, run_started, write_json
 
 from .config import TrainConfig
 from .corruption_eval import corruption_table, summarise_corruptions
@@ -110,7 +109,7 @@ def train_one(run: RunName, config: TrainConfig, data: CifarArrays, group: Proce
               data_sha256: str | None = None) -> dict | None:
     """Train one run (config.seed and config.epochs already set for it) and write its outputs into
     artifacts/<run name>/. Returns the final metrics on the main process (None elsewhere)."""
-    started = time.time()
+    started = run_started()
     name = str(run)
     spec = get_spec(name)
     artifacts = ModelArtifacts.for_model(name, config.artifacts)

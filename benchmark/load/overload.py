@@ -33,7 +33,7 @@ from robustcifar.config import config_to_dict, parse_config
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
 from robustcifar.priority import lower_priority
-from robustcifar.provenance import run_record, write_json
+from robustcifar.provenance import run_record, run_started, write_json
 from robustcifar.serving.hosts import require_loopback
 
 from .http_load import NO_ANSWER, Sample, closed_loop, open_loop
@@ -193,7 +193,7 @@ def overload_model(config: OverloadConfig, model: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(OverloadConfig, argv, __doc__)
-    started = time.time()
+    started = run_started()
     try:
         require_loopback(config.url)
         lower_priority(config.nice)

@@ -32,6 +32,7 @@ from robustcifar.config import shared_field
 from robustcifar.errors import UsageError
 from robustcifar.input_spec import InputSpec
 from robustcifar.paths import project_root
+from robustcifar.provenance import run_started
 from robustcifar.serving.client import ServerOptions
 from robustcifar.serving.hosts import require_loopback
 from robustcifar.serving.protocols import (
@@ -148,7 +149,7 @@ def table(rows: list[Row]) -> str:
 
 
 def run(config: PeerConfig) -> dict:
-    started = time.time()
+    started = run_started()
     if bool(config.peer_url) == config.start_mlserver:
         raise UsageError("name the peer with --peer-url URL, or --start-mlserver (not both)")
     require_loopback(config.url)

@@ -27,6 +27,7 @@ from robustcifar.artifacts import ModelArtifacts
 from robustcifar.config import shared_field
 from robustcifar.datasets import chosen_indices, load_cifar10
 from robustcifar.errors import UsageError
+from robustcifar.provenance import run_started
 from robustcifar.serving.client import ServerOptions
 from robustcifar.serving.hosts import require_loopback
 from robustcifar.serving.protocols import PREDICTIONS, V2Protocol, fetch_v2_contract
@@ -82,7 +83,7 @@ def accuracy_pass(config: ProtocolSpeedConfig, images, protocol, concurrency: in
 
 
 def run(config: ProtocolSpeedConfig) -> dict:
-    started = time.time()
+    started = run_started()
     require_loopback(config.url)
     artifacts = ModelArtifacts.for_model(config.model, config.artifacts)
     if not artifacts.onnx.is_file():

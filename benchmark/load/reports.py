@@ -11,10 +11,10 @@ from typing import Any
 from robustcifar.config import config_to_dict, parse_config
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
-from robustcifar.provenance import run_record, write_json
+from robustcifar.provenance import RunStart, run_record, write_json
 
 
-def write_report(report: dict, config: Any, started: float, name: str, tag: str) -> dict:
+def write_report(report: dict, config: Any, started: RunStart, name: str, tag: str) -> dict:
     report = {**report, "config": config_to_dict(config), "run": run_record(started=started)}
     out = getattr(config, "out", None) or reports_dir() / f"{name}.json"
     write_json(Path(out), report)

@@ -35,7 +35,7 @@ import numpy as np
 from robustcifar.artifacts import ModelArtifacts, ModelMeta
 from robustcifar.config import shared_field
 from robustcifar.errors import UsageError
-from robustcifar.provenance import cpu_int8_features, cpu_model
+from robustcifar.provenance import cpu_int8_features, cpu_model, run_started
 from robustcifar.serving.client import ManagementClient
 from robustcifar.serving.config import ServeConfig
 from robustcifar.serving.hosts import require_loopback
@@ -250,7 +250,7 @@ def comparison(results: list[dict]) -> list[str]:
 
 
 def run(config: ThroughputConfig) -> dict:
-    started = time.time()
+    started = run_started()
     threads = worker_threads(config.ort_threads)
     require_loopback(config.url)
     models = [m.strip() for m in config.model.split(",") if m.strip()]

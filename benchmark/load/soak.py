@@ -33,7 +33,7 @@ import numpy as np
 from robustcifar.config import config_to_dict
 from robustcifar.errors import UsageError
 from robustcifar.paths import reports_dir
-from robustcifar.provenance import run_record, write_json
+from robustcifar.provenance import RunStart, run_record, run_started, write_json
 from robustcifar.serving.client import ManagementClient
 from robustcifar.serving.hosts import require_loopback
 
@@ -156,7 +156,7 @@ def format_snapshot(s: Snapshot) -> str:
 
 
 def run(config: SoakConfig) -> int:
-    started = time.time()
+    started = run_started()
     require_loopback(config.url)
     management = ManagementClient(config.management_url, config.keys().get("management"))
     if not model_workers(management, config.model):
@@ -189,7 +189,7 @@ def run(config: SoakConfig) -> int:
 
 
 def summarise(config: SoakConfig, samples: list[Sample], start: float, snapshots: list[Snapshot],
-              kill: KillRecord | None, started: float) -> int:
+              kill: KillRecord | None, started: RunStart) -> int:
     during_kill, other = split_failures(samples, start, kill, config.duration_s)
     if kill is not None:
         kill.failed_requests = during_kill

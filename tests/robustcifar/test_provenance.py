@@ -32,3 +32,16 @@ def test_write_json_records_no_absolute_path_of_this_checkout(tmp_path):
     write_json(tmp_path / "r.json", {"out": str(project_root() / "reports" / "run")})
     text = (tmp_path / "r.json").read_text()
     assert str(project_root()) not in text and json.loads(text) == {"out": "reports/run"}
+
+
+def test_a_run_record_names_the_commit_its_run_started_from():
+    """A run that outlives HEAD (a commit lands meanwhile) is recorded with the code that ran."""
+    import time
+
+    from robustcifar.provenance import RunStart, git_commit, run_record, run_started
+
+    start = run_started()
+    assert start.commit == git_commit()
+    record = run_record(started=RunStart(time.time() - 5, "0123abcd"))
+    assert record["git_commit"] == "0123abcd" and record["wall_seconds"] >= 5
+    assert run_record()["git_commit"] == git_commit()
