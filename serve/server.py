@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 from robustcifar.artifacts import model_store_dir
+from robustcifar.errors import UsageError
 from robustcifar.priority import lower_priority
 from robustcifar.serving.auth import auth_headers, key_file, read_keys
 from robustcifar.serving.client import ManagementClient
@@ -338,7 +339,10 @@ def wait_until_ready(config: ServeConfig, models: list[str], report=print, log_s
                               f"the log\n{log_tail(files)}")
         if time.monotonic() > deadline:
             raise ServerError(f"{', '.join(pending)} not ready after {config.startup_timeout:.0f} s\n{log_tail(files)}")
-        tokens = api_tokens(files)
+        try:
+            tokens = api_tokens(files)
+        except UsageError:  # TorchServe writes key_file.json in place: it may be empty or half written
+            tokens = {}
         for name in list(pending):
             management = ManagementClient(config.management_url(), tokens.get("management"))
             if management.ready(name) and _answers(config, name, tokens.get("inference")):

@@ -149,7 +149,7 @@ def build_context(tmp_path: Path, artifacts: Path) -> Path:
     context = tmp_path / "context"
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("pyproject.toml", "requirements.txt", "requirements-nodeps.txt", "Makefile",
-                 "docker/requirements-serve.txt"):
+                 "docker/requirements-serve.txt", "scripts/install-torch.sh"):
         (context / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, context / name)  # with its mtime: podman's layer cache compares it
     for name in ("robustcifar", "training", "export", "serve", "benchmark"):
