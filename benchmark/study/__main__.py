@@ -103,6 +103,7 @@ def collect(config: CollectConfig) -> list[Path]:
                 train_outcomes = {k: f[k] for k in f}
         else:
             meta["quantized"] = ModelMeta.load(ModelArtifacts.for_model(name, config.artifacts).meta).quantized
+            check_quantized_from_committed(name, meta["quantized"], results / "runs" / f"{run.float_run}.json")
         record = from_benchmark(name, outcomes, train_outcomes, portable(meta))
         added = None
         if (results / "runs" / f"{name}.npz").is_file():  # a later benchmark of the run: its new cells join
@@ -120,6 +121,19 @@ def collect(config: CollectConfig) -> list[Path]:
               f"{sum(len(v) for k, v in record.held_out.items() if k.endswith('_label'))} validation answers into "
               f"{portable(str(written[-1]))}", flush=True)
     return written
+
+
+def check_quantized_from_committed(name: str, quantized: dict | None, float_record: Path) -> None:
+    """An int8 copy is compared with its float32 run's committed record: refuse one quantized from another
+    file (a retrained model of the same name), whose paired differences would be another model's."""
+    if not float_record.is_file():
+        return
+    served = json.loads(float_record.read_text()).get("benchmark", {}).get("served_sha256") or []
+    source = (quantized or {}).get("from_sha256")
+    if served and source not in served:
+        raise UsageError(f"{name} was quantized from a file ({str(source)[:12]}) other than the one the committed "
+                         f"{float_record.stem} record measured ({served[0][:12]}): benchmark its float32 original "
+                         "too, so that both records are of the same model")
 
 
 def replace_block(text: str, block: str) -> str:

@@ -75,6 +75,11 @@ class RunOutcomes:
         CIFAR-10-C-bar); the committed cells are kept as they are. -> (merged, the cells added)."""
         if self.name != committed.name:
             raise ValueError(f"cannot merge {self.name} into {committed.name}")
+        ours, theirs = (r.meta.get("benchmark", {}).get("served_sha256") for r in (self, committed))
+        if ours and theirs and ours != theirs:  # a retrained (or re-quantized) model under the same name
+            raise UsageError(f"{self.name}: this benchmark measured another model file ({ours[0][:12]}) than the "
+                             f"committed record's ({theirs[0][:12]}); its cells cannot join that record. To replace "
+                             f"the run, remove results/study-cpu/runs/{self.name}.npz and .json and collect again")
         new = [c for c in self.bench_cells if c not in committed.bench_cells]
         if not new:
             return committed, []

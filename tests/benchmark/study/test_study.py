@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from benchmark.study.__main__ import BEGIN, END, main, replace_block
+from benchmark.study.__main__ import BEGIN, END, check_quantized_from_committed, main, replace_block
 from benchmark.study.analysis import Study, StudyDataError
 from benchmark.study.records import RunOutcomes, cell_name, load_runs
 from benchmark.study.tables import section
@@ -160,6 +160,21 @@ def test_a_later_benchmark_adds_its_cells_to_the_committed_run():
         moved.merged_with(committed)
 
 
+def test_a_benchmark_of_another_model_file_never_joins_the_committed_run():
+    """A retrained model benchmarked under the committed run's name: refused, not merged, and not dropped
+    silently either (collecting the same cells again would otherwise 'add nothing')."""
+    committed = synthetic_run("ce_clean", 0)
+    committed.meta["benchmark"]["served_sha256"] = ["a" * 64]
+    for cbar, cifar10c in ((0.3, False), (None, True)):
+        retrained = synthetic_run("ce_clean", 0, cbar=cbar, cifar10c=cifar10c)
+        retrained.meta["benchmark"]["served_sha256"] = ["b" * 64]
+        with pytest.raises(UsageError, match="another model file"):
+            retrained.merged_with(committed)
+    same = synthetic_run("ce_clean", 0, cbar=0.3, cifar10c=False)
+    same.meta["benchmark"]["served_sha256"] = ["a" * 64]
+    assert same.merged_with(committed)[1]
+
+
 def test_the_generalization_tables_compare_on_c_bar_and_give_the_verdict():
     """ce_augmix 8 points behind ce_corrupted on the 15 it trained on, 12 ahead on C-bar: the verdict says so;
     a model without C-bar cells is left out rather than failing."""
@@ -176,3 +191,12 @@ def test_the_generalization_tables_compare_on_c_bar_and_give_the_verdict():
     assert "AugMix behind on the trained-for corruptions, ahead on C-bar" in text
     no_cbar = section(Study.of([synthetic_run(m, 0) for m in ACCURACY]))
     assert "No run has been measured on CIFAR-10-C-bar yet" in no_cbar
+
+
+def test_an_int8_copy_of_another_file_than_the_committed_float_run_is_refused(tmp_path):
+    record = tmp_path / "ce_clean.json"
+    record.write_text(json.dumps({"benchmark": {"served_sha256": ["a" * 64]}}))
+    check_quantized_from_committed("ce_clean_int8", {"from_sha256": "a" * 64}, record)
+    check_quantized_from_committed("ce_clean_int8", {"from_sha256": "b" * 64}, tmp_path / "absent.json")
+    with pytest.raises(UsageError, match="quantized from a file"):
+        check_quantized_from_committed("ce_clean_int8", {"from_sha256": "b" * 64}, record)
