@@ -1,18 +1,19 @@
 """wait_until_ready: a key file that TorchServe is still writing means "not yet", never a crash."""
 
+from typing import ClassVar
 from unittest import mock
 
 import pytest
 
-import serve.server as server
 from robustcifar.serving.auth import key_file
+from serve import server
 from serve.config import ServeConfig
 
 
 class Management:
     """Stands in for ManagementClient: ready only when called with the management key."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def __init__(self, url, token):
         self.token = token
@@ -48,6 +49,6 @@ def test_a_key_file_that_never_becomes_valid_ends_at_the_timeout(tmp_path):
     with mock.patch.object(server, "running_groups", return_value={"torchserve": 1, "edge": 2}), \
             mock.patch.object(server, "ManagementClient", Management), \
             mock.patch.object(server.time, "sleep", lambda _: None), \
-            mock.patch.object(server.time, "monotonic", side_effect=[0.0, 1.0, 2.0]):
-        with pytest.raises(server.ServerError, match="not ready after"):
-            server.wait_until_ready(config, ["ce_clean"], report=lambda line: None, log_since=0)
+            mock.patch.object(server.time, "monotonic", side_effect=[0.0, 1.0, 2.0]), \
+            pytest.raises(server.ServerError, match="not ready after"):
+        server.wait_until_ready(config, ["ce_clean"], report=lambda line: None, log_since=0)
