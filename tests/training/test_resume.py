@@ -76,8 +76,11 @@ def uninterrupted(tiny_image_folder, tmp_path_factory) -> Path:
 
 def stop_after_first_epoch(args: list[str], out: Path, signum: int) -> subprocess.CompletedProcess:
     """Start the run, wait until its first epoch is on disk, send `signum` to the process."""
+    # SIGINT as a terminal's Ctrl-C delivers it: a shell's background job (CI started with `&`) inherits
+    # SIGINT ignored, and Python then never turns it into KeyboardInterrupt
     process = subprocess.Popen([sys.executable, "-m", "training", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 (no threads yet)
     curve = out / "artifacts" / "ce_clean" / "train" / "metrics.csv"
     deadline = time.monotonic() + 300
     while not (curve.is_file() and len(curve.read_text().splitlines()) >= 2):
