@@ -39,12 +39,20 @@ def planned_runs(config: TrainConfig) -> list[tuple[RunName, TrainConfig]]:
     if not seeds or not budgets or 0 in budgets:
         raise UsageError("--seeds and --budgets need at least one value, and budgets are at least 1 epoch")
     runs = []
-    for model in models:
+    for name in models:
+        named = RunName.parse(name)
+        if named.int8:
+            raise UsageError(f"{name} is an int8 copy: train {named.float_run}, then `python -m export quantize`")
+        if str(named) != named.model:  # a run named in full (angular-seed1, ce_clean-ep10) is that run alone
+            epochs = named.epochs or config.epochs
+            run = RunName(named.model, named.seed, None if epochs == config.epochs else epochs)
+            runs.append((run, dataclasses.replace(config, seed=named.seed, epochs=epochs)))
+            continue
         for seed in seeds:
             for epochs in budgets:
-                run = RunName(model, seed, None if epochs == config.epochs else epochs)
+                run = RunName(name, seed, None if epochs == config.epochs else epochs)
                 runs.append((run, dataclasses.replace(config, seed=seed, epochs=epochs)))
-    return runs
+    return list({str(run): (run, c) for run, c in runs}.values())  # each run once
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,17 @@ def test_runs_are_named_per_seed_and_budget():
     assert single == [("ce_clean-seed3", 3)]
 
 
-@pytest.mark.parametrize("bad", [{"seeds": "1,x"}, {"budgets": "0"}, {"seeds": "-1"}, {"models": "resnet"}])
+def test_runs_named_in_full_are_trained_alone():
+    config = TrainConfig(models="angular-seed1,angular_corrupted,ce_clean-ep5,ce_clean-seed2-ep20,angular-seed1",
+                         epochs=5)
+    runs = [(str(run), c.seed, c.epochs) for run, c in planned_runs(config)]
+    # ce_clean-ep5 is the profile's budget: one spelling per run, the plain one
+    assert runs == [("ce_clean", 0, 5), ("ce_clean-seed2-ep20", 2, 20), ("angular-seed1", 1, 5),
+                    ("angular_corrupted", 0, 5)]
+
+
+@pytest.mark.parametrize("bad", [{"seeds": "1,x"}, {"budgets": "0"}, {"seeds": "-1"}, {"models": "resnet"},
+                                 {"models": "ce_clean_int8"}])
 def test_bad_seeds_budgets_and_models_are_usage_errors(bad):
     with pytest.raises(UsageError):
         planned_runs(TrainConfig(**bad))
