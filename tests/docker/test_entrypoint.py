@@ -219,18 +219,23 @@ def test_sigterm_stops_everything_cleanly(served):
     assert unhealthy.returncode == 1 and unhealthy.stdout.startswith("unhealthy:")
 
 
+def kill_the_edge_once(entrypoint: Entrypoint, ready, what: str) -> tuple[int, dict[str, int]]:
+    """SIGKILL the edge's process group once `ready()` holds; the entrypoint's exit code and its groups."""
+    try:
+        entrypoint.wait_for(ready, what, timeout=STARTUP_S)
+        groups = entrypoint.groups()
+        os.killpg(groups["edge"], signal.SIGKILL)
+        return entrypoint.process.wait(timeout=60), groups
+    except BaseException:
+        entrypoint.kill_everything()
+        raise
+
+
 def test_a_dead_edge_stops_the_container(store, tmp_path):
     """The edge dies while serving. Killed before readiness, the readiness watch may see it first and
     report "edge exited during start-up" instead (CI of 2026-12-05), so wait for the models to answer."""
     entrypoint = Entrypoint(tmp_path, store)
-    try:
-        entrypoint.wait_for(lambda: READY_LINE in entrypoint.output(), "readiness")
-        groups = entrypoint.groups()
-        os.killpg(groups["edge"], signal.SIGKILL)
-        code = entrypoint.process.wait(timeout=60)
-    except BaseException:
-        entrypoint.kill_everything()
-        raise
+    code, groups = kill_the_edge_once(entrypoint, lambda: READY_LINE in entrypoint.output(), "readiness")
     assert code == 1
     assert "[serve] stopping: edge exited with status -9" in entrypoint.output()
     assert not [name for name, pgid in groups.items() if process_group_alive(pgid)]
@@ -239,15 +244,8 @@ def test_a_dead_edge_stops_the_container(store, tmp_path):
 def test_an_edge_dead_during_start_up_stops_the_container(store, tmp_path):
     """Either watcher may notice first (the readiness watch or the supervisor); both name the edge."""
     entrypoint = Entrypoint(tmp_path, store)
-    try:
-        entrypoint.wait_for(lambda: (entrypoint.state / "server.json").is_file()
-                            and (entrypoint.state / "nginx.pid").is_file(), "the edge's pid file", timeout=120)
-        groups = entrypoint.groups()
-        os.killpg(groups["edge"], signal.SIGKILL)
-        code = entrypoint.process.wait(timeout=60)
-    except BaseException:
-        entrypoint.kill_everything()
-        raise
+    code, groups = kill_the_edge_once(entrypoint, lambda: (entrypoint.state / "server.json").is_file()
+                                      and (entrypoint.state / "nginx.pid").is_file(), "the edge's pid file")
     assert code == 1
     assert "[serve] stopping: edge exited" in entrypoint.output()
     assert not [name for name, pgid in groups.items() if process_group_alive(pgid)]
