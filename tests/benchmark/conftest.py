@@ -8,12 +8,13 @@ import socket
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+from fakeserving import LocalHTTPServer
 from PIL import Image
 
 from benchmark.accuracy.measure import AccuracyRow, accuracy_rows
@@ -159,18 +160,17 @@ class StubPredictions(BaseHTTPRequestHandler):
                               "probabilities": probabilities})
 
 
-def start_stub() -> tuple[ThreadingHTTPServer, threading.Thread]:
+def start_stub() -> tuple[LocalHTTPServer, threading.Thread]:
     StubPredictions.counts = Counter()
     StubPredictions.dropped = set()
     StubPredictions.dead = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubPredictions)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", 0), StubPredictions)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return server, thread
 
 
-def stop_stub(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+def stop_stub(server: LocalHTTPServer, thread: threading.Thread) -> None:
     server.shutdown()
     server.server_close()
     thread.join(5)

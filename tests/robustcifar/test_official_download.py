@@ -1,10 +1,10 @@
 """The download path, against a local HTTP server: checksum verified, bad files never kept."""
 
 import http.server
-import threading
 from functools import partial
 
 import pytest
+from fakeserving import local_http_server
 
 from robustcifar.datasets import official
 
@@ -15,11 +15,8 @@ def served_file(tmp_path):
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / official.OFFICIAL_FILENAME).write_bytes(payload)
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/{official.OFFICIAL_FILENAME}", payload
-    server.shutdown()
+    with local_http_server(handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}/{official.OFFICIAL_FILENAME}", payload
 
 
 def test_download_keeps_a_file_with_the_right_checksum(tmp_path, served_file, monkeypatch):

@@ -4,14 +4,14 @@ a tiny model, at batch 1 and the server's batch size."""
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import numpy as np
 import onnx
 import pytest
+from fakeserving import local_http_server
 from onnx import TensorProto, helper
 
 from benchmark.load.http_load import (
@@ -72,12 +72,8 @@ class FakePredictions(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def fake_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePredictions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_http_server(FakePredictions) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def run_load(url: str, concurrency: int, seconds: float) -> BackgroundLoad:
