@@ -200,17 +200,93 @@ def budget_verdict(study: Study) -> list[str]:
     lines = []
     for loss, (clean_model, corrupted_model) in PAIRS.items():
         budgets = sorted(set(study.budgets(clean_model)) & set(study.budgets(corrupted_model)))
+        if not budgets:
+            lines.append(f"- {loss}: not measured")
+            continue
         if len(budgets) < 2:
             lines.append(f"- {loss}: measured at {', '.join(map(str, budgets)) or 'no'} epoch budget(s) only")
             continue
-        for what in FAMILIES:
-            paying = [e for e in budgets if study.difference(corrupted_model, clean_model, what, e).low > 0]
+        for what in ("clean", *FAMILIES):
+            gains = {e: study.difference(corrupted_model, clean_model, what, e) for e in budgets}
+            paying = [e for e, d in gains.items() if d.low > 0]
             if paying:
-                lines.append(f"- {loss}, {what}: corrupted training pays from {paying[0]} epochs on (its lower "
-                             f"bound is above 0 there)")
+                one_seed = "" if gains[paying[0]].seed_variance_counted else "; 1 seed, so over the test images only"
+                lines.append(f"- {loss}, {what}: corrupted training first pays at {paying[0]} epochs (the smallest "
+                             f"budget whose lower bound is above 0{one_seed})")
+            elif all(d.high < 0 for d in gains.values()):
+                lines.append(f"- {loss}, {what}: corrupted training costs at every budget up to {budgets[-1]} epochs "
+                             "(each upper bound is below 0)")
             else:
-                lines.append(f"- {loss}, {what}: no budget up to {budgets[-1]} epochs has its lower bound above 0")
+                costing = [str(e) for e, d in gains.items() if d.high < 0]
+                lines.append(f"- {loss}, {what}: no budget up to {budgets[-1]} epochs has its lower bound above 0"
+                             + (f"; it costs at {', '.join(costing)} epochs (upper bound below 0)" if costing else ""))
     return lines
+
+
+def findings(study: Study) -> list[str]:
+    """What the tables say, in sentences built from the same intervals: the targets met and missed, each
+    comparison where its interval excludes 0 and where it does not, the drop under corruption, the
+    per-corruption differences that survive the adjustment, and the budget curve's verdict."""
+    lines = []
+    missed, met = [], 0
+    for loss, (clean_model, corrupted_model) in PAIRS.items():
+        rows = ((clean_model, "clean"), (clean_model, "15 benchmark"), (corrupted_model, "15 benchmark"))
+        for i, (model, what) in enumerate(rows):
+            group = study.group(model)
+            original = ORIGINAL_STUDY_2[loss]["test"][i]
+            if group is None or 100 * group.figure(what).low <= original:
+                missed.append(f"`{model}` {ROW_NAMES[i]} ({missed_why(study, model, what, original, i == 2)})")
+            else:
+                met += 1
+    lines.append(f"- Targets, study 2 at {study.budget} epochs: {met} of 6 test rows have their lower bound above the "
+                 f"original figure" + (f"; not: {'; '.join(missed)}." if missed else "."))
+    study_1_missed = [m for m, original in ORIGINAL_STUDY_1.items()
+                      if not study.group(m) or 100 * study.group(m).figure("15 benchmark").low <= original]
+    lines.append(f"- Targets, study 1: {3 - len(study_1_missed)} of 3 rows met"
+                 + (f" (missed: {', '.join(f'`{m}`' for m in study_1_missed)})." if study_1_missed else "."))
+    for model, other, question in COMPARISONS:
+        figures = {what: study.difference(model, other, what) for what in ("clean", *FAMILIES)}
+        if any(d is None for d in figures.values()):
+            lines.append(f"- {question.capitalize()}: not measured.")
+            continue
+        resolved = [f"{'ahead' if d.low > 0 else 'behind'} on {what}, {points(d)}"
+                    for what, d in figures.items() if d.excludes_zero()]
+        open_ = [what for what, d in figures.items() if not d.excludes_zero()]
+        parts = resolved + ([f"not resolved on {' or '.join(open_)} (the interval holds 0)"] if open_ else [])
+        lines.append(f"- {question.capitalize()} (`{model}` − `{other}`, {'/'.join(map(str, figures['clean'].seeds))} "
+                     f"seeds): " + "; ".join(parts) + ".")
+    drops = {m: study_difference_within(study.group(m)) for m in study.models()}
+    if drops:
+        worst, mildest = min(drops, key=lambda m: drops[m].value), max(drops, key=lambda m: drops[m].value)
+        every = all(d.high < 0 for d in drops.values())
+        lines.append(f"- The drop from clean to the 15 benchmark corruptions, on the same images: from "
+                     f"{points(drops[mildest])} (`{mildest}`) to {points(drops[worst])} (`{worst}`)"
+                     + (", resolved for every model." if every else ", not resolved for every model."))
+    found = [(model, other, c, d) for model, other, _ in COMPARISONS for c, d, _ in study.per_corruption(model, other)]
+    adjusted = fdr_adjusted([d.p_value for *_, d in found])
+    survivors = [f"`{m}` − `{o}` on {c} ({points(d)})" for (m, o, c, d), q in zip(found, adjusted) if q < FDR_LEVEL]
+    if found:
+        lines.append(f"- Per corruption: {len(survivors)} of {len(found)} differences stay resolved after the "
+                     f"Benjamini-Hochberg adjustment" + (f": {'; '.join(survivors)}." if survivors else "."))
+    return lines
+
+
+def missed_why(study: Study, model: str, what: str, original: float, longer_budgets: bool) -> str:
+    """By how much a target row is missed, and why as far as the runs say: a point estimate below the original,
+    or above it with an interval too wide to settle it; and (train-corrupted rows) the budget that meets it."""
+    group = study.group(model)
+    if group is None:
+        return "not measured"
+    figure = group.figure(what)
+    why = (f"the estimate itself is below it, {100 * figure.value:.1f}" if 100 * figure.value <= original else
+           f"the estimate is above it, {100 * figure.value:.1f}, but the interval over "
+           f"{len(group.runs)} seed{'s' if len(group.runs) > 1 else ''} and the images reaches below")
+    later = [e for e in study.budgets(model) if longer_budgets and e > study.budget
+             and 100 * study.group(model, e).figure(what).low > original]
+    if later:
+        runs = len(study.group(model, later[0]).runs)
+        why += f"; met at {later[0]} epochs, {runs} seed{'s' if runs > 1 else ''}"
+    return f"{verdict(figure, original)}: {why}"
 
 
 def runs_table(study: Study) -> list[str]:
@@ -253,7 +329,9 @@ def section(study: Study, compact: bool = False) -> str:
         f"{images} class-balanced test images, the clean cell {clean}. Every figure is the mean over the seeds "
         "with a 95% interval over seeds and test images (benchmark/study/intervals.py); a run of one seed has an "
         "interval over the test images only, marked (1 seed)._"),
-        "", "**Study 2, cross-entropy** (percent)", "", *study_2(study, "ce"), "",
+        "", ("**What the numbers say** (sentences built from the tables below; a difference is resolved where its "
+             "95% interval excludes 0)"), "", *findings(study), "",
+        "**Study 2, cross-entropy** (percent)", "", *study_2(study, "ce"), "",
         "**Study 2, angular loss + kNN** (percent)", "", *study_2(study, "angular"), "",
         "**Study 1, accuracy on corrupted test images** (percent)", "", *study_1(study), "",
         "**The study's comparisons** (percentage points, paired over the test images)", "", *comparisons_table(study),

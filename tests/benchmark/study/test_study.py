@@ -12,7 +12,7 @@ import pytest
 from benchmark.study.__main__ import BEGIN, END, check_quantized_from_committed, main, replace_block
 from benchmark.study.analysis import Study, StudyDataError
 from benchmark.study.records import RunOutcomes, cell_name, load_runs
-from benchmark.study.tables import section
+from benchmark.study.tables import budget_verdict, findings, section
 from robustcifar.corruptions import (
     BENCHMARK_CORRUPTIONS,
     CBAR_CORRUPTIONS,
@@ -200,3 +200,37 @@ def test_an_int8_copy_of_another_file_than_the_committed_float_run_is_refused(tm
     check_quantized_from_committed("ce_clean_int8", {"from_sha256": "b" * 64}, tmp_path / "absent.json")
     with pytest.raises(UsageError, match="quantized from a file"):
         check_quantized_from_committed("ce_clean_int8", {"from_sha256": "b" * 64}, record)
+
+
+def test_the_findings_say_what_the_intervals_resolve_and_why_a_target_is_missed():
+    """ce_corrupted far behind ce_clean on clean and far ahead under corruption: both resolved, in the
+    direction of the data; the angular pair unmeasured: its comparisons and targets say so. ce_corrupted
+    misses its target at the study budget with its estimate below it and meets it at 10 epochs."""
+    runs = [synthetic_run("ce_clean", seed, accuracy=(0.90, 0.45)) for seed in (0, 1, 2)]
+    runs += [synthetic_run("ce_corrupted", seed, accuracy=(0.30, 0.45)) for seed in (0, 1, 2)]  # corrupted: a tie
+    runs += [synthetic_run("ce_corrupted", 0, epochs=10, accuracy=(0.30, 0.95))]
+    lines = findings(Study.of(runs))
+    targets = lines[0]
+    assert targets.startswith("- Targets, study 2 at 5 epochs: 2 of 6 test rows")
+    assert "`ce_corrupted` train corrupted / test corrupted (missed by" in targets
+    assert "the estimate itself is below it" in targets and "met at 10 epochs, 1 seed" in targets
+    assert "`angular` train clean / test clean (not measured)" in targets
+    assert lines[1] == "- Targets, study 1: 2 of 3 rows met (missed: `angular`)."
+    ce = next(line for line in lines if "`ce_corrupted` − `ce_clean`" in line)
+    assert "behind on clean, -60." in ce and "ahead on 15 benchmark, +" not in ce
+    assert ce.endswith("not resolved on 15 benchmark or 4 unseen (the interval holds 0).")
+    runs[3:6] = [synthetic_run("ce_corrupted", seed, accuracy=(0.30, 0.85)) for seed in (0, 1, 2)]
+    ce = next(line for line in findings(Study.of(runs)) if "`ce_corrupted` − `ce_clean`" in line)
+    assert "behind on clean, -60." in ce and "ahead on 15 benchmark, +39." in ce and "not resolved" not in ce
+    assert any(line == "- Corrupted vs clean training, angular loss: not measured." for line in lines)
+
+
+def test_the_budget_verdict_names_the_smallest_paying_budget_and_marks_one_seed():
+    runs = [synthetic_run(m, seed, accuracy=(0.6, 0.4)) for m in ("ce_clean", "ce_corrupted") for seed in (0, 1, 2)]
+    runs += [synthetic_run("ce_clean", 0, epochs=e, accuracy=(0.9, 0.3)) for e in (10, 20)]
+    runs += [synthetic_run("ce_corrupted", 0, epochs=e, accuracy=(0.5, 0.9)) for e in (10, 20)]
+    lines = budget_verdict(Study.of(runs))
+    assert ("- ce, 15 benchmark: corrupted training first pays at 10 epochs (the smallest budget whose lower bound "
+            "is above 0; 1 seed, so over the test images only)") in lines
+    assert lines[0].startswith("- ce, clean: no budget up to 20 epochs") and "it costs at 10, 20 epochs" in lines[0]
+    assert lines[-1] == "- angular: not measured"
