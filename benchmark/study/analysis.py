@@ -166,14 +166,15 @@ class Study:
         """The models (at the study budget) whose every run was measured on CIFAR-10-C-bar."""
         return [m for m in self.models() if self.group(m).has_cbar()]
 
-    def int8_pairs(self) -> list[tuple[str, str]]:
-        """(int8 copy, its float32 model) for every model measured in both forms at the study budget."""
-        return [(m + INT8_SUFFIX, m) for m in MODEL_SPECS if self.group(m) and self.group(m + INT8_SUFFIX)]
+    def int8_pairs(self) -> list[tuple[str, str, int]]:
+        """(int8 copy, its float32 model, epochs) for every model and budget measured in both forms."""
+        return [(m + INT8_SUFFIX, m, e) for m in MODEL_SPECS for e in self.budgets(m)
+                if self.group(m + INT8_SUFFIX, e)]
 
-    def per_corruption(self, model: str, other: str) -> list[tuple[str, Interval, float]]:
+    def per_corruption(self, model: str, other: str, epochs: int | None = None) -> list[tuple[str, Interval, float]]:
         """(corruption, difference, FDR-adjusted p) for every corruption of every family."""
         names = [c for family in FAMILIES.values() for c in family]
-        found = [(c, self.difference(model, other, f"corruption:{c}")) for c in names]
+        found = [(c, self.difference(model, other, f"corruption:{c}", epochs)) for c in names]
         found = [(c, d) for c, d in found if d is not None]
         adjusted = fdr_adjusted([d.p_value for _, d in found])
         return [(c, d, q) for (c, d), q in zip(found, adjusted)]

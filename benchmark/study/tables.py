@@ -136,14 +136,16 @@ def int8_table(study: Study) -> list[str]:
     pairs = study.int8_pairs()
     if not pairs:
         return ["No int8 copy has been measured (python -m export quantize; benchmark `<model>_int8`)."]
-    lines = ["| model | seeds | clean, every image | 15 benchmark | 4 unseen | corruptions where int8 costs (FDR 5%) |",
-             "|---|---|---|---|---|---|"]
-    found = [(q, f, c, d) for q, f in pairs for c, d, _ in study.per_corruption(q, f)]
+    lines = [("| model | epochs | seeds | clean, every image | 15 benchmark | 4 unseen | corruptions where int8 costs "
+              "(FDR 5%) |"), "|---|---|---|---|---|---|---|"]
+    found = [(q, e, c, d) for q, f, e in pairs for c, d, _ in study.per_corruption(q, f, e)]
     adjusted = fdr_adjusted([d.p_value for *_, d in found])
-    for q, f in pairs:
-        figures = [study.difference(q, f, what) for what in ("clean", *FAMILIES)]
-        hurt = [f"{c} ({points(d)})" for (qq, _, c, d), p in zip(found, adjusted) if qq == q and p < FDR_LEVEL]
-        lines.append(f"| `{q}` − `{f}` | {len(study.group(q).runs)} | " + " | ".join(points(x) for x in figures)
+    for q, f, e in pairs:
+        figures = [study.difference(q, f, what, e) for what in ("clean", *FAMILIES)]
+        hurt = [f"{c} ({points(d)})" for (qq, ee, c, d), p in zip(found, adjusted)
+                if (qq, ee) == (q, e) and p < FDR_LEVEL and d.high < 0]
+        lines.append(f"| `{q}` − `{f}` | {e} | {len(study.group(q, e).runs)} | "
+                     + " | ".join(points(x) + seeds_note(x) for x in figures)
                      + f" | {', '.join(hurt) or 'none resolved'} |")
     return lines
 
@@ -249,12 +251,10 @@ def findings(study: Study) -> list[str]:
         if any(d is None for d in figures.values()):
             lines.append(f"- {question.capitalize()}: not measured.")
             continue
-        resolved = [f"{'ahead' if d.low > 0 else 'behind'} on {what}, {points(d)}"
-                    for what, d in figures.items() if d.excludes_zero()]
-        open_ = [what for what, d in figures.items() if not d.excludes_zero()]
-        parts = resolved + ([f"not resolved on {' or '.join(open_)} (the interval holds 0)"] if open_ else [])
-        lines.append(f"- {question.capitalize()} (`{model}` − `{other}`, {'/'.join(map(str, figures['clean'].seeds))} "
-                     f"seeds): " + "; ".join(parts) + ".")
+        lines.append(difference_sentence(f"{question.capitalize()} (`{model}` − `{other}`", figures))
+    for q, f, e in study.int8_pairs():
+        figures = {what: study.difference(q, f, what, e) for what in ("clean", *FAMILIES)}
+        lines.append(difference_sentence(f"int8 at {e} epochs (`{q}` − `{f}`", figures))
     drops = {m: study_difference_within(study.group(m)) for m in study.models()}
     if drops:
         worst, mildest = min(drops, key=lambda m: drops[m].value), max(drops, key=lambda m: drops[m].value)
@@ -269,6 +269,16 @@ def findings(study: Study) -> list[str]:
         lines.append(f"- Per corruption: {len(survivors)} of {len(found)} differences stay resolved after the "
                      f"Benjamini-Hochberg adjustment" + (f": {'; '.join(survivors)}." if survivors else "."))
     return lines
+
+
+def difference_sentence(label: str, figures: dict[str, Interval]) -> str:
+    """'label, S/S seeds): ahead on X, ...; not resolved on Y' from paired differences by what they cover."""
+    resolved = [f"{'ahead' if d.low > 0 else 'behind'} on {what}, {points(d)}"
+                for what, d in figures.items() if d.excludes_zero()]
+    open_ = [what for what, d in figures.items() if not d.excludes_zero()]
+    parts = resolved + ([f"not resolved on {' or '.join(open_)} (the interval holds 0)"] if open_ else [])
+    seeds = next(iter(figures.values())).seeds
+    return f"- {label}, {'/'.join(map(str, seeds))} seeds): " + "; ".join(parts) + "."
 
 
 def missed_why(study: Study, model: str, what: str, original: float, longer_budgets: bool) -> str:

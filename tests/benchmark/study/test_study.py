@@ -112,7 +112,7 @@ def test_the_section_has_every_table_and_says_which_rows_use_one_seed(committed)
         assert heading in text
     assert "train corrupted / test corrupted, 20 epochs" in text and "(1 seed)" in text
     assert "Benjamini-Hochberg" in text and "`ce_corrupted` − `ce_clean`" in text
-    assert "| `ce_clean_int8` − `ce_clean` | 3 |" in text  # the int8 copies are their own group
+    assert "| `ce_clean_int8` − `ce_clean` | 5 | 3 |" in text  # the int8 copies are their own group
     assert text.count("| `ce_clean-seed1` |") == 1
 
 
@@ -234,3 +234,22 @@ def test_the_budget_verdict_names_the_smallest_paying_budget_and_marks_one_seed(
             "is above 0; 1 seed, so over the test images only)") in lines
     assert lines[0].startswith("- ce, clean: no budget up to 20 epochs") and "it costs at 10, 20 epochs" in lines[0]
     assert lines[-1] == "- angular: not measured"
+
+
+def test_an_int8_copy_pairs_with_its_float_run_at_the_same_budget():
+    """A 20-epoch run's int8 copy against the 20-epoch float run (not the study budget's): its cost is
+    the per-image difference of the two, one seed, and the findings give its verdict."""
+    runs = [synthetic_run(m, seed) for m in ("ce_clean", "ce_corrupted") for seed in (0, 1, 2)]
+    runs += [synthetic_run("ce_clean", 0, epochs=20, accuracy=(0.7, 0.5)),
+             synthetic_run("ce_clean", 0, epochs=20, accuracy=(0.3, 0.5), int8=True)]
+    study = Study.of(runs)
+    assert study.int8_pairs() == [("ce_clean_int8", "ce_clean", 20)]
+    cost = study.difference("ce_clean_int8", "ce_clean", "clean", 20)
+    float_run, int8_run = study.group("ce_clean", 20).runs[0], study.group("ce_clean_int8", 20).runs[0]
+    direct = (int8_run.bench["correct"][int8_run.cell_rows("clean-s0")].mean()
+              - float_run.bench["correct"][float_run.cell_rows("clean-s0")].mean())
+    assert cost.value == pytest.approx(direct) and not cost.seed_variance_counted
+    text = section(study)
+    assert "| `ce_clean_int8` − `ce_clean` | 20 | 1 | " + f"{100 * cost.value:+.1f}" in text
+    assert any(line.startswith("- int8 at 20 epochs (`ce_clean_int8` − `ce_clean`, 1/1 seeds): behind on clean")
+               for line in findings(study))
