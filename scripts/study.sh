@@ -7,6 +7,7 @@
 #   scripts/study.sh budgets ce 10,20      the cross-entropy pair at more epochs (seed 0); `angular` for the other
 #   scripts/study.sh augmix 0              ce_augmix and angular_augmix at the study budget, one run per seed
 #   scripts/study.sh int8 0                int8 copies of the four models' runs of these seeds (after `seeds`)
+#   scripts/study.sh int8 ce_clean-ep20    int8 copies of the runs named (trained and exported here first)
 #
 # FAMILY=cifar10c (the 19) or cbar (CIFAR-10-C-bar's 10) measures one corruption family instead of all
 # 29; a later part of the other family joins the runs already committed (benchmark.study collect).
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
-part=${1:?usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0}
+part=${1:?usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0|<runs>}
 case "$part" in
     seeds)
         seeds=${2:?usage: scripts/study.sh seeds 0,1,2}
@@ -38,12 +39,16 @@ from robustcifar.model_specs import RunName
 print(','.join(str(RunName(m, 0, int(b))) for m in '$models'.split(',') for b in '$budgets'.split(',')))")
         label="budgets-$loss-${budgets//,/-}" ;;
     int8)
-        seeds=${2:?usage: scripts/study.sh int8 0}
-        floats=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('all', seeds='$seeds')))")
+        which=${2:?usage: scripts/study.sh int8 0 (seeds) or int8 ce_clean-ep20,... (runs)}
+        if [[ "$which" =~ ^[0-9,]+$ ]]; then
+            floats=$("$PY" -c "from robustcifar.model_specs import resolve_model_names as r; print(','.join(r('all', seeds='$which')))")
+        else
+            floats=$which
+        fi
         "$PY" -m export quantize --models "$floats" --no-progress
         runs=$(echo "$floats" | sed 's/,/_int8,/g; s/$/_int8/')
-        label="int8-${seeds//,/-}" ;;
-    *) echo "usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0" >&2; exit 2 ;;
+        label="int8-${which//,/-}" ;;
+    *) echo "usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0|<runs>" >&2; exit 2 ;;
 esac
 [ "$part" = int8 ] || "$PY" -m export --models "$runs" --no-progress
 "$PY" -m serve archive --models "$runs"
