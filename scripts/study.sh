@@ -15,6 +15,9 @@
 # Each part ends with its runs' per-image outcomes in results/study-cpu/runs/ (commit them) and the
 # study section rebuilt from everything committed there (results/study-cpu/study.md, README.md).
 set -euo pipefail
+# The whole script is read before anything runs ({ ...; exit; }): bash otherwise reads a script as it goes,
+# and a checkout that changes this file during an hours-long part would make it run from a shifted offset.
+{
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-.venv/bin/python}
 part=${1:?usage: scripts/study.sh seeds 0,1,2 | augmix 0 | budgets ce|angular 10,20 | int8 0|<runs>}
@@ -61,3 +64,5 @@ resume=()
 "$PY" -m serve stop
 "$PY" -m benchmark.study collect --bench "$out"
 "$PY" -m benchmark.study report --readme README.md
+exit
+}
