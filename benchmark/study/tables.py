@@ -103,10 +103,16 @@ def comparisons_table(study: Study) -> list[str]:
     return lines
 
 
+def comparisons_per_corruption(study: Study) -> tuple[list[tuple[str, str, str, Interval]], list[float]]:
+    """(model, other, corruption, difference) for every comparison and corruption, and their p-values adjusted
+    together (Benjamini-Hochberg): the one family of tests that the table and the findings both report."""
+    found = [(model, other, c, d) for model, other, _ in COMPARISONS for c, d, _ in study.per_corruption(model, other)]
+    return found, fdr_adjusted([d.p_value for *_, d in found])
+
+
 def per_corruption_table(study: Study) -> list[str]:
     """Every comparison on every corruption, the p-values adjusted together (Benjamini-Hochberg)."""
-    found = [(model, other, c, d) for model, other, _ in COMPARISONS for c, d, _ in study.per_corruption(model, other)]
-    adjusted = fdr_adjusted([d.p_value for *_, d in found])
+    found, adjusted = comparisons_per_corruption(study)
     by = {(model, other, c): (d, q) for (model, other, c, d), q in zip(found, adjusted)}
     names = [c for family in FAMILIES.values() for c in family]
     header = "| corruption | " + " | ".join(f"`{m}` − `{o}`" for m, o, _ in COMPARISONS) + " |"
@@ -206,7 +212,7 @@ def budget_verdict(study: Study) -> list[str]:
             lines.append(f"- {loss}: not measured")
             continue
         if len(budgets) < 2:
-            lines.append(f"- {loss}: measured at {', '.join(map(str, budgets)) or 'no'} epoch budget(s) only")
+            lines.append(f"- {loss}: measured at {budgets[0]} epochs only")
             continue
         for what in ("clean", *FAMILIES):
             gains = {e: study.difference(corrupted_model, clean_model, what, e) for e in budgets}
@@ -262,8 +268,7 @@ def findings(study: Study) -> list[str]:
         lines.append(f"- The drop from clean to the 15 benchmark corruptions, on the same images: from "
                      f"{points(drops[mildest])} (`{mildest}`) to {points(drops[worst])} (`{worst}`)"
                      + (", resolved for every model." if every else ", not resolved for every model."))
-    found = [(model, other, c, d) for model, other, _ in COMPARISONS for c, d, _ in study.per_corruption(model, other)]
-    adjusted = fdr_adjusted([d.p_value for *_, d in found])
+    found, adjusted = comparisons_per_corruption(study)
     survivors = [f"`{m}` − `{o}` on {c} ({points(d)})" for (m, o, c, d), q in zip(found, adjusted) if q < FDR_LEVEL]
     if found:
         lines.append(f"- Per corruption: {len(survivors)} of {len(found)} differences stay resolved after the "
