@@ -216,7 +216,7 @@ def run(config: BenchmarkConfig) -> Path:
         if config.v2_output:
             raise UsageError("the latency part load-tests our server; against another one use --no-latency")
     check_reachable(config.url, "/ping" if not config.v2_output else "/v2/health/live")
-    data = load_cifar10(config.data, config.data_dir)
+    data = load_cifar10(config.data, config.data_dir, progress=config.progress)
     if config.resume is not None and not (Path(config.resume) / "cells").is_dir():
         raise UsageError(f"{config.resume} holds no recorded cells to resume (no cells/ folder)")
     out = Path(config.resume or config.out or reports_dir() / time.strftime("%Y%m%d-%H%M%S"))

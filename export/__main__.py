@@ -100,7 +100,7 @@ def quantize_command(argv: list[str]) -> int:
     try:
         names = [n for n in resolve_model_names(config.models, imported_models(config.artifacts), config.seeds)
                  if not n.endswith(INT8_SUFFIX)]
-        quantize_main(config, names, load_cifar10(config.data, config.data_dir))
+        quantize_main(config, names, load_cifar10(config.data, config.data_dir, progress=config.progress))
     except (UsageError, DataSourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                  if (run := RunName.parse(n)) is not None and not run.int8]
         for name in names:  # before minutes of data decoding
             require_checkpoint(name, ModelArtifacts.for_model(name, config.artifacts))
-        data = load_cifar10(config.data, config.data_dir)
+        data = load_cifar10(config.data, config.data_dir, progress=config.progress)
         for name in names:
             meta = export_model(name, config, data)
             size_mb = ModelArtifacts.for_model(name, config.artifacts).onnx.stat().st_size / 1e6

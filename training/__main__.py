@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = contextlib.ExitStack()
     stack.enter_context(sigterm_as_stop())
     try:
-        data = load_cifar10(config.data, config.data_dir)
+        data = load_cifar10(config.data, config.data_dir, progress=config.progress)
         digest = data_digest(data)
         for run, run_config in runs:
             current = run

@@ -46,23 +46,23 @@ def _assemble(entries: dict[str, list[tuple[int, str, np.ndarray]]]):
     return tuple(out)
 
 
-def read_image_tarball(path: Path):
+def read_image_tarball(path: Path, progress: bool = True):
     """-> train_images, train_labels, test_images, test_labels from a .tar(.gz) of image files."""
     entries: dict[str, list] = {s: [] for s in SPLITS}
     with tarfile.open(path) as tar:
         members = [m for m in tar.getmembers() if m.isfile() and _parse(m.name)]
-        for member in tqdm(members, desc=f"decode {path.name}", unit="img", mininterval=1.0):
+        for member in tqdm(members, desc=f"decode {path.name}", unit="img", mininterval=1.0, disable=not progress):
             split, label, name = _parse(member.name)
             pixels = _decode_32(tar.extractfile(member).read(), member.name)
             entries[split].append((label, name, pixels))
     return _assemble(entries)
 
 
-def read_image_folder(folder: Path):
+def read_image_folder(folder: Path, progress: bool = True):
     """The same from a directory with train/ and test/ sub-folders."""
     entries: dict[str, list] = {s: [] for s in SPLITS}
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and _parse(p.relative_to(folder).as_posix())]
-    for file in tqdm(files, desc=f"decode {folder.name}", unit="img", mininterval=1.0):
+    for file in tqdm(files, desc=f"decode {folder.name}", unit="img", mininterval=1.0, disable=not progress):
         split, label, name = _parse(file.relative_to(folder).as_posix())
         entries[split].append((label, name, _decode_32(file.read_bytes(), str(file))))
     return _assemble(entries)

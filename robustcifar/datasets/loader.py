@@ -86,15 +86,20 @@ _READERS = {
 }
 
 
-def load_cifar10(source: str | Path | None = None, data_dir: Path | None = None, download: bool = True) -> CifarArrays:
-    """Decoded CIFAR-10 from `source` (see resolve_source), cached as .npz after the first read."""
+def load_cifar10(source: str | Path | None = None, data_dir: Path | None = None, download: bool = True,
+                 progress: bool = True) -> CifarArrays:
+    """Decoded CIFAR-10 from `source` (see resolve_source), cached as .npz after the first read.
+
+    `progress` shows a bar while image files are decoded (the official arrays need no decoding).
+    """
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     resolved = resolve_source(source, data_dir, download)
     cache = _cache_path(resolved, data_dir)
     if cache.is_file():
         return CifarArrays.load(cache)
     try:
-        arrays = _READERS[resolved.reader](resolved.path)
+        reader = _READERS[resolved.reader]
+        arrays = reader(resolved.path, progress) if resolved.kind == "image_folder" else reader(resolved.path)
     except (ValueError, OSError) as exc:
         raise DataSourceError(f"could not read {resolved.path}: {exc}") from None
     data = CifarArrays(*arrays, source=str(resolved.path), source_kind=resolved.kind)

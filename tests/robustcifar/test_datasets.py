@@ -79,6 +79,19 @@ def test_image_folder_and_its_tarball_agree_and_are_cached(tmp_path):
     assert np.array_equal(again.test_images, from_tar.test_images)
 
 
+@pytest.mark.parametrize("as_tarball", [False, True])
+def test_decoding_shows_its_bar_only_when_progress_is_on(tmp_path, capsys, as_tarball):
+    source = write_image_folder(tmp_path / "folder", n_train=2, n_test=1)
+    if as_tarball:
+        with tarfile.open(tmp_path / "cifar.tar", "w") as tar:
+            tar.add(source, arcname="cifar")
+        source = tmp_path / "cifar.tar"
+    load_cifar10(source, data_dir=tmp_path / "quiet", progress=False)
+    assert "decode" not in capsys.readouterr().err
+    load_cifar10(source, data_dir=tmp_path / "shown")
+    assert f"decode {source.name}" in capsys.readouterr().err
+
+
 def test_unusable_sources_give_clear_errors(tmp_path):
     with pytest.raises(DataSourceError, match="does not exist"):
         load_cifar10(tmp_path / "missing.tar.gz", data_dir=tmp_path)
