@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from robustcifar.provenance import cpu_has_native_bf16, portable
 
 from ..accuracy.outcomes import Outcomes
 from .analysis import Study, StudyDataError
-from .plot import plot_budget
+from .plot import plot_budget, plot_generalization
 from .records import RunOutcomes, from_benchmark, load_runs
 from .tables import section
 
@@ -147,7 +148,8 @@ def replace_block(text: str, block: str) -> str:
 def report(config: ReportConfig) -> int:
     results = config.results or default_results()
     study = Study.of(load_runs(results / "runs"))
-    text = section(study, compact=True)
+    readme_plots = Path(os.path.relpath(results / "plots", (config.readme or Path("README.md")).resolve().parent))
+    text = section(study, compact=True, plots=readme_plots.as_posix())
     if config.check:
         if config.readme is None:
             raise UsageError("--check compares the README's block: pass --readme README.md")
@@ -160,8 +162,9 @@ def report(config: ReportConfig) -> int:
         return 0
     (results / "study.md").write_text("# The study, from the committed per-run outcomes\n\n"
                                       "Written by `python -m benchmark.study report` from runs/; the method is in "
-                                      "docs/study.md.\n\n" + section(study))
+                                      "docs/study.md.\n\n" + section(study, plots="plots"))
     plot_budget(study, results / "plots" / "budget.png")
+    plot_generalization(study, results / "plots" / "generalization.png")
     if config.readme is not None:
         config.readme.write_text(replace_block(config.readme.read_text(), text))
     print(section(study))

@@ -5,7 +5,7 @@ corruption on the same images, and the budget curve."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -105,10 +105,20 @@ class Group:
             per_run.append((index[order], correct[order]))
         return self._stack(per_run, part)
 
-    def has_cbar(self) -> bool:
-        """Every run measured on all of CIFAR-10-C-bar's cells."""
-        return all(cell_name(c, s) in run.bench_cells for run in self.runs for c in CBAR_CORRUPTIONS
-                   for s in SEVERITIES)
+    def measured_on(self, family: str) -> Group | None:
+        """The runs measured on every cell of the family (C-bar came later than some runs' benchmarks, and
+        only a model file that can be served again can be measured on it); None when no run was."""
+        cells = [cell_name(c, s) for c in EVERY_FAMILY[family] for s in SEVERITIES]
+        runs = [run for run in self.runs if all(c in run.bench_cells for c in cells)]
+        return Group(self.model, self.epochs, runs) if runs else None
+
+    def of_seeds(self, seeds: list[int]) -> Group:
+        """The runs of these training seeds, in this order."""
+        by_seed = {run.run.seed: run for run in self.runs}
+        missing = [s for s in seeds if s not in by_seed]
+        if missing:
+            raise StudyDataError(f"{self.model} at {self.epochs} epochs has no run of seed(s) {missing}")
+        return Group(self.model, self.epochs, [by_seed[s] for s in seeds])
 
     def figure(self, what: str) -> Interval:
         return seed_image_interval(self.values(what))
@@ -160,11 +170,34 @@ class Study:
         a, b = self.group(model, epochs), self.group(other, epochs)
         if a is None or b is None:
             return None
+        if model == other + INT8_SUFFIX:  # each int8 copy against the float32 run it was made from
+            return self.paired_by_run(a, b, what)
         return difference_interval(a.values(what), b.values(what))
 
+    @staticmethod
+    def paired_by_run(copies: Group, originals: Group, what: str) -> Interval:
+        """copy − original run by run (the same training seed), so the training variance that both share
+        cancels; the interval is over the runs' differences and the images."""
+        originals = originals.of_seeds(copies.seeds)
+        paired = seed_image_interval(copies.values(what) - originals.values(what))
+        return replace(paired, seeds=(len(copies.runs), len(originals.runs)))
+
+    def cbar_group(self, model: str) -> Group | None:
+        """The model's runs at the study budget that were measured on CIFAR-10-C-bar."""
+        group = self.group(model)
+        return group.measured_on(CBAR) if group else None
+
     def cbar_models(self) -> list[str]:
-        """The models (at the study budget) whose every run was measured on CIFAR-10-C-bar."""
-        return [m for m in self.models() if self.group(m).has_cbar()]
+        """The models with at least one run (at the study budget) measured on CIFAR-10-C-bar."""
+        return [m for m in self.models() if self.cbar_group(m)]
+
+    def cbar_difference(self, model: str, other: str, what: str) -> Interval | None:
+        """model − other over their runs measured on C-bar (for every column, so that C-bar, the 15 and
+        the 4 unseen compare the same runs)."""
+        a, b = self.cbar_group(model), self.cbar_group(other)
+        if a is None or b is None:
+            return None
+        return difference_interval(a.values(what), b.values(what))
 
     def int8_pairs(self) -> list[tuple[str, str, int]]:
         """(int8 copy, its float32 model, epochs) for every model and budget measured in both forms."""

@@ -164,15 +164,18 @@ def generalization_tables(study: Study) -> list[str]:
     if not models:
         return [("No run has been measured on CIFAR-10-C-bar yet (`python -m benchmark --family cbar`, then "
                 "`python -m benchmark.study collect`).")]
-    lines = ["| model | seeds | C-bar | − `ce_clean` on C-bar | − `ce_clean` on 15 benchmark | − `ce_clean` on 4 unseen |",
-             "|---|---|---|---|---|---|"]
+    lines = [("| model | seeds on C-bar | C-bar | − `ce_clean` on C-bar | − `ce_clean` on 15 benchmark | "
+              "− `ce_clean` on 4 unseen |"), "|---|---|---|---|---|---|"]
     baseline = "ce_clean" if "ce_clean" in models else None
     for model in models:
-        group = study.group(model)
-        diffs = ([study.difference(model, baseline, what) for what in (CBAR, *FAMILIES)]
+        group = study.cbar_group(model)
+        diffs = ([study.cbar_difference(model, baseline, what) for what in (CBAR, *FAMILIES)]
                  if baseline and model != baseline else [None, None, None])
-        lines.append(f"| `{model}` | {len(group.runs)} | {pct(group.figure(CBAR))}{seeds_note(group.figure(CBAR))} | "
-                     + " | ".join(points(d) if d else "" for d in diffs) + " |")
+        figure = group.figure(CBAR)
+        lines.append(f"| `{model}` | {seed_list(group)} | {pct(figure)}{seeds_note(figure)} | "
+                     + " | ".join(points(d) + seeds_note(d) if d else "" for d in diffs) + " |")
+    lines += ["", ("<sub>Each row over the model's runs measured on C-bar (seeds listed), in every column, so "
+                   "that C-bar and the other families compare the same runs.</sub>")]
     pairs = [(a, b) for a, b in AUGMIX_PAIRS if a in models and b in models]
     lines += ["", ("**Fit or generalization** (AugMix model − its `*_corrupted` twin, percentage points: the twin "
               "trained on the 15, neither on the 4 unseen or C-bar)"), ""]
@@ -180,17 +183,26 @@ def generalization_tables(study: Study) -> list[str]:
         return lines + ["No AugMix model and its `*_corrupted` twin have both been measured on CIFAR-10-C-bar yet."]
     lines += ["| comparison | 15 benchmark (fit) | 4 unseen | C-bar | verdict |", "|---|---|---|---|---|"]
     for model, twin in pairs:
-        fit, unseen, cbar = (study.difference(model, twin, what) for what in ("15 benchmark", "4 unseen", CBAR))
-        lines.append(f"| `{model}` − `{twin}` | {points(fit)} | {points(unseen)} | {points(cbar)} | "
-                     f"{generalization_verdict(fit, cbar)} |")
+        fit, unseen, cbar = (study.cbar_difference(model, twin, what) for what in ("15 benchmark", "4 unseen", CBAR))
+        lines.append(f"| `{model}` − `{twin}` | {points(fit)}{seeds_note(fit)} | {points(unseen)}{seeds_note(unseen)} | "
+                     f"{points(cbar)}{seeds_note(cbar)} | {generalization_verdict(fit, unseen, cbar)} |")
     return lines
 
 
-def generalization_verdict(fit: Interval, cbar: Interval) -> str:
+def seed_list(group) -> str:
+    return ", ".join(str(s) for s in sorted(group.seeds))
+
+
+def generalization_verdict(fit: Interval, unseen: Interval, cbar: Interval) -> str:
     def side(d: Interval) -> str:
         return "ahead" if d.low > 0 else "behind" if d.high < 0 else "not resolved"
 
-    return f"AugMix {side(fit)} on the trained-for corruptions, {side(cbar)} on C-bar"
+    return f"AugMix {side(fit)} on the twin's trained-for 15, {side(unseen)} on the 4 unseen, {side(cbar)} on C-bar"
+
+
+def has_budget_curve(study: Study) -> bool:
+    """Whether some loss's twins share a budget (what plot.plot_budget draws)."""
+    return any(set(study.budgets(a)) & set(study.budgets(b)) for a, b in PAIRS.values())
 
 
 def budget_table(study: Study) -> list[str]:
@@ -333,8 +345,12 @@ def runs_summary(study: Study) -> str:
             "results/study-cpu/study.md.")
 
 
-def section(study: Study, compact: bool = False) -> str:
-    """The study section (markdown): everything, or (compact) the README's share of it."""
+def section(study: Study, compact: bool = False, plots: str | None = None) -> str:
+    """The study section (markdown): everything, or (compact) the README's share of it; `plots` is the
+    plots folder as the document links it (none: the plots are not shown)."""
+    def picture(name: str, title: str, shown: bool) -> list[str]:
+        return ["", f"![{title}]({plots}/{name})"] if plots and shown else []
+
     n_runs = sum(len(g.runs) for g in study.groups.values())
     first = study.group(study.models()[0]) if study.models() else None
     images = first.grid_index().size if first else 0
@@ -351,11 +367,14 @@ def section(study: Study, compact: bool = False) -> str:
         "**Study 1, accuracy on corrupted test images** (percent)", "", *study_1(study), "",
         "**The study's comparisons** (percentage points, paired over the test images)", "", *comparisons_table(study),
         "", "**Budget: the gain of corrupted training** (`*_corrupted` − its clean twin, percentage points)", "",
-        *budget_table(study), "", *budget_verdict(study), "",
+        *budget_table(study), "", *budget_verdict(study),
+        *picture("budget.png", "The gain of corrupted training against the budget", has_budget_curve(study)), "",
         "**The cost of int8** (an int8 copy − its float32 model, percentage points, paired over the test images)", "",
         *int8_table(study), "",
         "**Corruptions no model trained on: CIFAR-10-C-bar** (percent; differences in percentage points, paired)", "",
-        *generalization_tables(study), "", runs_summary(study),
+        *generalization_tables(study),
+        *picture("generalization.png", "Accuracy on the corruptions trained on and not", bool(study.cbar_models())),
+        "", runs_summary(study),
     ]
     if not compact:
         parts += ["", "**Each model** (percent; the drop in points, on the same images)", "", *models_table(study), "",

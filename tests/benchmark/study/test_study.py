@@ -188,7 +188,7 @@ def test_the_generalization_tables_compare_on_c_bar_and_give_the_verdict():
     assert gain.value == pytest.approx(0.14, abs=0.03) and gain.low > 0
     text = section(study)
     assert "| `ce_augmix` − `ce_corrupted` |" in text
-    assert "AugMix behind on the trained-for corruptions, ahead on C-bar" in text
+    assert "AugMix behind on the twin's trained-for 15, behind on the 4 unseen, ahead on C-bar" in text
     no_cbar = section(Study.of([synthetic_run(m, 0) for m in ACCURACY]))
     assert "No run has been measured on CIFAR-10-C-bar yet" in no_cbar
 
@@ -253,3 +253,61 @@ def test_an_int8_copy_pairs_with_its_float_run_at_the_same_budget():
     assert "| `ce_clean_int8` − `ce_clean` | 20 | 1 | " + f"{100 * cost.value:+.1f}" in text
     assert any(line.startswith("- int8 at 20 epochs (`ce_clean_int8` − `ce_clean`, 1/1 seeds): behind on clean")
                for line in findings(study))
+
+
+def test_c_bar_is_read_from_the_runs_measured_on_it_and_every_column_compares_those_runs():
+    """Only seed 0 of ce_clean and ce_corrupted could be served again for C-bar: their rows use that run in
+    every column (the 15 and the 4 unseen too), say which seed and that the interval is over the images."""
+    runs = [synthetic_run("ce_clean", 0, cbar=0.30)] + [synthetic_run("ce_clean", s) for s in (1, 2)]
+    runs += [synthetic_run("ce_corrupted", 0, cbar=0.40)] + [synthetic_run("ce_corrupted", s) for s in (1, 2)]
+    study = Study.of(runs)
+    assert study.cbar_models() == ["ce_clean", "ce_corrupted"]
+    assert study.cbar_group("ce_clean").seeds == [0]
+    on_15 = study.cbar_difference("ce_corrupted", "ce_clean", "15 benchmark")
+    a, b = (study.group(m).runs[0] for m in ("ce_corrupted", "ce_clean"))
+    naive = np.mean([a.bench["correct"][a.cell_rows(cell_name(c, s))].mean()
+                     - b.bench["correct"][b.cell_rows(cell_name(c, s))].mean()
+                     for c in BENCHMARK_CORRUPTIONS for s in SEVERITIES])
+    assert on_15.value == pytest.approx(naive) and not on_15.seed_variance_counted
+    assert study.difference("ce_corrupted", "ce_clean", "15 benchmark").seeds == (3, 3)  # the study's own: 3 seeds
+    text = section(study)
+    row = next(line for line in text.splitlines() if line.startswith("| `ce_corrupted` | 0 | "))
+    assert row.count("(1 seed)") == 4  # C-bar and the three differences
+
+
+def test_an_int8_copy_is_paired_with_the_float_run_of_its_own_seed():
+    """An int8 copy of seed 1 alone is compared with float seed 1, not with the mean over the float seeds; with
+    copies of every seed, the interval is the one of the per-run differences (a naive computation)."""
+    floats = [synthetic_run("ce_clean", seed, shift=0.1 * seed) for seed in (0, 1, 2)]
+    copies = [synthetic_run("ce_clean", seed, shift=0.1 * seed - 0.05, int8=True) for seed in (0, 1, 2)]
+    one = Study.of(floats + copies[1:2])
+    cost = one.difference("ce_clean_int8", "ce_clean", "clean")
+    clean = {r.name: r.bench["correct"][r.cell_rows("clean-s0")].mean() for r in floats + copies}
+    assert cost.value == pytest.approx(clean["ce_clean-seed1_int8"] - clean["ce_clean-seed1"])
+    assert not cost.seed_variance_counted
+    every = Study.of(floats + copies).difference("ce_clean_int8", "ce_clean", "clean")
+    per_run = []
+    for f, q in zip(floats, copies):
+        order_f = np.argsort(f.bench["test_index"][f.cell_rows("clean-s0")])
+        order_q = np.argsort(q.bench["test_index"][q.cell_rows("clean-s0")])
+        per_run.append(q.bench["correct"][q.cell_rows("clean-s0")][order_q].astype(float)
+                       - f.bench["correct"][f.cell_rows("clean-s0")][order_f])
+    d = np.array(per_run)
+    se = np.sqrt(np.var(d.mean(axis=1), ddof=1) / 3 + np.var(d.mean(axis=0), ddof=1) / d.shape[1])
+    assert every.value == pytest.approx(d.mean())
+    assert every.high - every.low > 2 * 1.96 * se  # a t interval, wider than the normal one of the same s.e.
+    assert every.high - every.low < 2 * 4.31 * se  # and no wider than t at 2 degrees of freedom
+    with pytest.raises(StudyDataError, match="no run of seed"):
+        Study.of(floats[:1] + copies[1:2]).difference("ce_clean_int8", "ce_clean", "clean")
+
+
+def test_the_generalization_plot_is_drawn_only_from_runs_measured_on_c_bar(tmp_path):
+    from benchmark.study.plot import plot_generalization
+
+    without = Study.of([synthetic_run(m, 0) for m in ACCURACY])
+    assert plot_generalization(without, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+    study = Study.of([synthetic_run("ce_clean", 0, cbar=0.3), synthetic_run("ce_augmix", 0, cbar=0.45,
+                                                                            accuracy=(0.6, 0.42))])
+    assert plot_generalization(study, tmp_path / "g.png").stat().st_size > 10_000
+    assert "![Accuracy on the corruptions trained on and not](p/generalization.png)" in section(study, plots="p")
+    assert "generalization.png" not in section(without, plots="p")
