@@ -41,9 +41,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA, formerly DNNL_MAX_CPU_ISA) below AVX512_CORE_BF16: with
+# one of them set, oneDNN runs no bf16 instruction even where the CPU has them, so bf16 would be emulated
+ISA_CAPS_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
+def onednn_isa_cap() -> str | None:
+    """The instruction set oneDNN is capped at by the environment, upper case, or None."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        if os.environ.get(name):
+            return os.environ[name].strip().upper()
+    return None
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), so bf16 autocast pays; without
-    them oneDNN emulates bf16, slower than float32."""
+    them oneDNN emulates bf16, slower than float32. A oneDNN cap below AVX512_CORE_BF16 (how this
+    project times a CPU without native bf16 on one that has it) counts as without."""
+    if onednn_isa_cap() in ISA_CAPS_WITHOUT_BF16:
+        return False
     try:
         import torch
     except ImportError:
@@ -74,6 +90,10 @@ def hardware_summary() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }
+    caps = {name: os.environ[name] for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+            if os.environ.get(name)}
+    if caps:  # kernels held below what the CPU has: the figures are not this CPU's best
+        info["isa_caps"] = caps
     try:
         import torch
 

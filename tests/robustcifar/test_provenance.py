@@ -45,3 +45,23 @@ def test_a_run_record_names_the_commit_its_run_started_from():
     record = run_record(started=RunStart(time.time() - 5, "0123abcd"))
     assert record["git_commit"] == "0123abcd" and record["wall_seconds"] >= 5
     assert run_record()["git_commit"] == git_commit()
+
+
+def test_a_onednn_cap_below_bf16_means_no_native_bf16_and_is_recorded(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA=AVX2 makes oneDNN run no bf16 instruction, so autocast would be emulated: the
+    trainer must stay in float32 and the run record must say its kernels were capped."""
+    from robustcifar import provenance
+
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    for cap in ("AVX2", "avx512_core"):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert provenance.cpu_has_native_bf16() is False
+        assert provenance.hardware_summary()["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": cap}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # not a cap below bf16: the CPU decides
+    import torch
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert provenance.cpu_has_native_bf16() == native
+    for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(name, raising=False)
+    assert "isa_caps" not in provenance.hardware_summary()
