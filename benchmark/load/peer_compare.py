@@ -45,8 +45,8 @@ from robustcifar.serving.protocols import (
 from robustcifar.worker_settings import THREADS_ENV, worker_threads
 
 from .http_load import Target
+from .measure import measure_endpoint
 from .reports import tool_main, write_report
-from .serving_throughput import measure_endpoint
 from .targets import random_images
 
 # our classifiers' ONNX file as it is: what a peer serving it takes and answers

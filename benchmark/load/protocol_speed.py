@@ -34,8 +34,8 @@ from robustcifar.serving.protocols import PREDICTIONS, V2Protocol, fetch_v2_cont
 from robustcifar.worker_settings import SERVING_BATCH_SIZE, worker_threads
 
 from ..accuracy.client import PredictionClient
+from .measure import measure_endpoint, measure_raw
 from .reports import tool_main, write_report
-from .serving_throughput import measure_endpoint, measure_raw
 from .targets import prediction_target
 
 V2_OVER_PREDICTIONS = 3.0

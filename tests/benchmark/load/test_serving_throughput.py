@@ -22,14 +22,8 @@ from benchmark.load.http_load import (
     Target,
     failure_summary,
 )
-from benchmark.load.serving_throughput import (
-    LevelResult,
-    batch_counters,
-    mean_batch,
-    measure_raw,
-    target_lines,
-    window_result,
-)
+from benchmark.load.measure import LevelResult, measure_raw, window_result
+from benchmark.load.serving_throughput import batch_counters, mean_batch, target_lines
 from robustcifar.artifacts import ModelArtifacts
 from robustcifar.serving.protocols import PREDICTIONS
 from robustcifar.worker_settings import SERVING_BATCH_SIZE
